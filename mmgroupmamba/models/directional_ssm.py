@@ -1,0 +1,174 @@
+"""The four directional selective-scan token mixers of a GroupMambaLayer.
+
+The official code builds four separate single-direction SS2D modules
+(``mamba_g1`` .. ``mamba_g4``), one per contiguous quarter of the channels.
+They have identical shapes, so this module keeps their parameters stacked along
+a leading group axis of size 4 and runs every step once for all groups: one
+batched projection instead of four, one depthwise convolution, and ONE scan
+call with the four groups' B/C as mamba-ssm's grouped ``(b, g, n, l)`` form.
+Group k's parameters are exactly the official ``mamba_g{k+1}`` tensors
+(``checkpoint.py`` stacks/unstacks them).
+"""
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmgroupmamba.ops import selective_scan_fn
+
+NUM_DIRECTIONS = 4
+
+
+@functools.lru_cache(maxsize=128)
+def scan_orders(height, width, device):
+    """Token orders of the four scan directions on an ``height x width`` grid.
+
+    Tokens are numbered row-major (``h * width + w``). Group 0 scans row-major,
+    group 1 column-major (top to bottom, columns left to right), groups 2 and 3
+    the same two orders reversed.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``order`` (4, L) with ``order[k, i]`` = the
+        row-major index of the i-th token group k visits, and its inverse
+        ``unorder`` (4, L) with ``unorder[k, order[k, i]] = i``.
+    """
+    length = height * width
+    row_major = torch.arange(length, device=device)
+    col_major = row_major.view(height, width).t().reshape(-1)
+    order = torch.stack(
+        [row_major, col_major,
+         row_major.flip(0), col_major.flip(0)])
+    unorder = torch.empty_like(order)
+    unorder.scatter_(1, order, row_major.expand(NUM_DIRECTIONS, -1))
+    return order, unorder
+
+
+def _permute_tokens(x, index):
+    """Reorder the last axis of ``x`` (B, 4, c, L) per group with ``index`` (4, L)."""
+    return x.gather(-1, index[None, :, None, :].expand_as(x))
+
+
+class DirectionalSSM(nn.Module):
+    """Four SS2D-style selective-scan mixers, group k scanning in direction k.
+
+    Per group (width ``g = dim / 4``), on channel-last tokens: ``in_proj``
+    (g -> 2g, no bias) split into ``u`` and a gate ``z``; ``u`` -> depthwise 3x3
+    conv -> SiLU; the selective scan (d_state ``N``, ``delta = softplus(dt_proj(
+    x_proj(u)) + dt_bias)``) along the group's direction; LayerNorm over the
+    group (eps 1e-5); times ``SiLU(z)``; ``out_proj`` (g -> g, no bias).
+
+    Args:
+        dim (int): Channels C of the layer input; must be divisible by 4.
+        d_state (int): SSM state size N. GroupMamba uses 1. Defaults to 1.
+        dt_rank (int | None): Rank R of the delta projection. Defaults to
+            ``ceil(g / 16)`` as in the official code.
+        scan_backend (str): Selective-scan backend for
+            :func:`mmgroupmamba.ops.selective_scan_fn`. Defaults to 'auto'.
+    """
+
+    def __init__(self, dim, d_state=1, dt_rank=None, scan_backend='auto'):
+        super().__init__()
+        if dim % NUM_DIRECTIONS:
+            raise ValueError(
+                f'DirectionalSSM needs dim divisible by {NUM_DIRECTIONS}, '
+                f'got {dim}')
+        g = dim // NUM_DIRECTIONS
+        k = NUM_DIRECTIONS
+        self.group_dim = g
+        self.d_state = d_state
+        self.dt_rank = math.ceil(g / 16) if dt_rank is None else dt_rank
+        self.scan_backend = scan_backend
+        r, n = self.dt_rank, d_state
+
+        self.in_proj_weight = nn.Parameter(torch.empty(k, 2 * g, g))
+        self.conv_weight = nn.Parameter(torch.empty(k, g, 1, 3, 3))
+        self.conv_bias = nn.Parameter(torch.empty(k, g))
+        self.x_proj_weight = nn.Parameter(torch.empty(k, r + 2 * n, g))
+        self.dt_proj_weight = nn.Parameter(torch.empty(k, g, r))
+        self.dt_bias = nn.Parameter(torch.empty(k, g))
+        self.A_log = nn.Parameter(torch.empty(k, g, n))
+        self.D = nn.Parameter(torch.empty(k, g))
+        self.out_norm_weight = nn.Parameter(torch.empty(k, g))
+        self.out_norm_bias = nn.Parameter(torch.empty(k, g))
+        self.out_proj_weight = nn.Parameter(torch.empty(k, g, g))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, dt_min=1e-3, dt_max=1e-1, dt_floor=1e-4):
+        """The official initialisation (SS2D 'v0' plus GroupMamba's overrides)."""
+        g, r, n = self.group_dim, self.dt_rank, self.d_state
+        # nn.Linear layers of the official code get trunc_normal(std=.02).
+        nn.init.trunc_normal_(self.in_proj_weight, std=.02)
+        nn.init.trunc_normal_(self.out_proj_weight, std=.02)
+        # Conv2d: normal(0, sqrt(2 / fan_out)), fan_out = 3*3*out/groups = 9.
+        nn.init.normal_(self.conv_weight, std=math.sqrt(2.0 / 9))
+        nn.init.zeros_(self.conv_bias)
+        # Raw parameters, never touched by the Linear/Conv rules.
+        nn.init.uniform_(self.x_proj_weight, -g**-0.5, g**-0.5)
+        nn.init.uniform_(self.dt_proj_weight, -r**-0.5, r**-0.5)
+        dt = torch.exp(
+            torch.rand_like(self.dt_bias) *
+            (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=dt_floor)
+        self.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus^-1
+        self.A_log.copy_(
+            torch.log(torch.arange(1, n + 1, dtype=torch.float32)).expand_as(
+                self.A_log))
+        nn.init.ones_(self.D)
+        nn.init.ones_(self.out_norm_weight)
+        nn.init.zeros_(self.out_norm_bias)
+
+    def decay_rates(self, dtype):
+        """The scan's ``A = -exp(A_log)`` as (C, N), in ``dtype``.
+
+        The exponential is taken in float32 even for a float64 model, as the
+        official code does (``A_logs.to(torch.float)``); in float64 this is
+        visible (about 1e-7 of the logits), in float32 it changes nothing.
+        """
+        return -torch.exp(self.A_log.float()).to(dtype).view(
+            -1, self.d_state)
+
+    def forward(self, x):
+        """Mix tokens of ``x`` (B, H, W, C) -> (B, H, W, C)."""
+        b, h, w, c = x.shape
+        k, g, r, n = NUM_DIRECTIONS, self.group_dim, self.dt_rank, self.d_state
+        length = h * w
+        xz = torch.einsum('bhwkc,koc->bhwko', x.view(b, h, w, k, g),
+                          self.in_proj_weight)
+        u, z = xz.split(g, dim=-1)
+
+        # The depthwise conv of the four groups is one conv over all channels.
+        u = u.reshape(b, h, w, c).permute(0, 3, 1, 2)
+        u = F.silu(
+            F.conv2d(u, self.conv_weight.view(c, 1, 3, 3),
+                     self.conv_bias.view(c), padding=1, groups=c))
+        u = u.reshape(b, k, g, length)
+
+        # Projections are per token, so they run before reordering.
+        x_dbl = torch.einsum('bkcl,kjc->bkjl', u, self.x_proj_weight)
+        dts, bs, cs = x_dbl.split([r, n, n], dim=2)
+        delta = torch.einsum('bkrl,kcr->bkcl', dts, self.dt_proj_weight)
+
+        order, unorder = scan_orders(h, w, x.device)
+        y = selective_scan_fn(
+            _permute_tokens(u, order).view(b, c, length),
+            _permute_tokens(delta, order).view(b, c, length),
+            self.decay_rates(torch.float64 if u.dtype == torch.float64 else
+                             torch.float32),
+            _permute_tokens(bs, order),
+            _permute_tokens(cs, order),
+            D=self.D.view(c),
+            delta_bias=self.dt_bias.view(c),
+            delta_softplus=True,
+            backend=self.scan_backend)
+        y = _permute_tokens(y.view(b, k, g, length), unorder)
+
+        # (B, 4, g, L) -> (B, L, 4, g): per-group LayerNorm, gate, projection.
+        y = y.permute(0, 3, 1, 2)
+        y = F.layer_norm(y, (g, ), eps=1e-5)
+        y = y * self.out_norm_weight + self.out_norm_bias
+        y = y * F.silu(z.reshape(b, length, k, g).to(y.dtype))
+        y = torch.einsum('blkc,koc->blko', y, self.out_proj_weight.to(y.dtype))
+        return y.reshape(b, h, w, c)
