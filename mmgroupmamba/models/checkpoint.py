@@ -206,32 +206,37 @@ def is_official_layout(state_dict):
 
 
 # ------------------------------------------------------------- describing archs
-def describe_arch(state_dict):
-    """Guess the GroupMamba arch a state_dict (any layout, any prefix) holds.
+def infer_arch(state_dict):
+    """Read the stage depths and widths a state_dict (any layout/prefix) holds.
 
     Returns:
-        str: e.g. ``"GroupMamba-tiny (depths [3, 4, 9, 3], dims [64, ...])"``,
-        a custom description, or ``"no GroupMamba blocks"``.
+        tuple[str | None, list[int], list[int]]: the arch name from
+        ``GroupMamba.arch_settings`` (None if custom or not GroupMamba),
+        depths and widths per stage (zeros where no block was found).
     """
     from .backbone import GroupMamba  # the arch table lives with the model
-    depths, dims = {}, {}
+    depths, dims = [0] * 4, [0] * 4
     pattern = re.compile(r'(?:^|\.)(?:stages\.(\d)\.blocks|block([1-4]))\.'
                          r'(\d+)\.(?:norm|norm2)\.weight$')
     for key, value in state_dict.items():
         m = pattern.search(key)
         if m:
             stage = int(m[1]) if m[1] is not None else int(m[2]) - 1
-            depths[stage] = max(depths.get(stage, 0), int(m[3]) + 1)
+            depths[stage] = max(depths[stage], int(m[3]) + 1)
             dims[stage] = tuple(value.shape)[0]
-    if not depths:
-        return 'no GroupMamba blocks'
-    depth_list = [depths.get(i, 0) for i in range(4)]
-    dim_list = [dims.get(i, 0) for i in range(4)]
-    shape = f'(depths {depth_list}, dims {dim_list})'
     for name, arch in GroupMamba.arch_settings.items():
-        if arch['depths'] == depth_list and arch['embed_dims'] == dim_list:
-            return f'GroupMamba-{name} {shape}'
-    return f'a custom GroupMamba {shape}'
+        if arch['depths'] == depths and arch['embed_dims'] == dims:
+            return name, depths, dims
+    return None, depths, dims
+
+
+def describe_arch(state_dict):
+    """A readable guess of the GroupMamba arch a state_dict holds."""
+    name, depths, dims = infer_arch(state_dict)
+    if not any(depths):
+        return 'no GroupMamba blocks'
+    shape = f'(depths {depths}, dims {dims})'
+    return f'GroupMamba-{name} {shape}' if name else f'a custom GroupMamba {shape}'
 
 
 def _short_list(items, limit=8):
@@ -384,3 +389,65 @@ def load_pretrained_backbone(backbone, path, prefix=None):
         f'loaded {len(selected)} backbone tensors from {path}' +
         (f'; new layers kept at their init: {kept}' if kept else ''),
         logger='current')
+
+
+def classifier_shapes(arch, num_classes):
+    """Keys and shapes of the mmpretrain classifier of ``configs/`` for ``arch``."""
+    from .backbone import GroupMamba
+    from .class_block import ClassBlockNeck
+    from .heads import DualLinearClsHead
+    backbone = GroupMamba(arch)
+    width = backbone.embed_dims[-1]
+    parts = dict(
+        backbone=backbone,
+        neck=ClassBlockNeck(width),
+        head=DualLinearClsHead(num_classes, width))
+    return {
+        f'{name}.{key}': value.shape
+        for name, module in parts.items()
+        for key, value in module.state_dict().items()
+    }
+
+
+def convert_official_checkpoint(src, dst):
+    """Convert an official checkpoint file into an mmpretrain checkpoint file.
+
+    The converted tensors are checked against a freshly built classifier of
+    the detected arch before anything is written. For 1000 classes the
+    ImageNet class names go into ``meta['dataset_meta']`` so mmpretrain's
+    inferencers print names.
+
+    Returns:
+        dict: the ``meta`` written (arch, num_classes, source, ...).
+    """
+    from mmgroupmamba.version import __version__
+    state_dict = read_checkpoint(src)
+    if not is_official_layout(state_dict):
+        raise CheckpointError(
+            f'{src} is not in the official GroupMamba layout (no '
+            f'patch_embed1.* / block1.* keys; it holds '
+            f'{describe_arch(state_dict)}). Converted checkpoints load '
+            'directly with pretrained=PATH.')
+    arch, depths, dims = infer_arch(state_dict)
+    if arch is None:
+        raise CheckpointError(
+            f'{src}: {describe_arch(state_dict)} is not one of the released '
+            'archs tiny/small/base')
+    if 'head.weight' not in state_dict:
+        raise CheckpointError(f'{src} has no head.weight: not a classifier '
+                              'checkpoint of the official code')
+    converted = official_to_mm(state_dict)
+    num_classes = state_dict['head.weight'].shape[0]
+    check_state_dict(
+        classifier_shapes(arch, num_classes), converted,
+        f'converted {src} (GroupMamba-{arch})')
+    meta = dict(
+        arch=arch,
+        num_classes=num_classes,
+        source=os.path.basename(str(src)),
+        converter=f'mmgroupmamba {__version__}')
+    if num_classes == 1000:
+        from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+        meta['dataset_meta'] = dict(classes=list(IMAGENET_CATEGORIES))
+    torch.save(dict(state_dict=converted, meta=meta), dst)
+    return meta

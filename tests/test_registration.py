@@ -1,0 +1,30 @@
+"""The models build by name from mmpretrain, mmdet and mmseg registries."""
+import importlib
+
+import pytest
+import torch
+
+import mmgroupmamba
+from mmgroupmamba import ops
+
+
+@pytest.mark.parametrize('package', ['mmpretrain', 'mmdet', 'mmseg'])
+def test_backbone_builds_from_each_library(package):
+    registry = importlib.import_module(f'{package}.registry').MODELS
+    backbone = registry.build(
+        dict(type='GroupMamba', arch='tiny', out_indices=(0, 1, 2, 3),
+             out_norms=True))
+    maps = backbone.eval()(torch.randn(1, 3, 64, 96))
+    assert [m.shape[1] for m in maps] == [64, 128, 348, 448]
+    assert [m.shape[-1] for m in maps] == [24, 12, 6, 3]
+
+
+def test_ops_are_part_of_the_package():
+    assert ops.__name__ == 'mmgroupmamba.ops'
+    assert mmgroupmamba.selective_scan_fn is ops.selective_scan_fn
+
+
+def test_unknown_constructor_argument_is_an_error():
+    from mmengine.registry import MODELS
+    with pytest.raises(TypeError, match='drop_rate'):
+        MODELS.build(dict(type='GroupMamba', drop_rate=0.1))
