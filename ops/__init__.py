@@ -1,0 +1,189 @@
+"""Selective-scan (S6) kernels behind one entry point, :func:`selective_scan_fn`.
+
+A backend is a small adapter module registered by name in ``SCAN_BACKENDS``.
+It provides ``selective_scan(u, delta, A, B, C, D, z, delta_bias,
+delta_softplus, return_last_state)``, called with validated inputs of one
+float32 / float64 dtype and autocast disabled, and ``unavailable_reason(device)``
+returning None or a string saying why it cannot run there.
+"""
+import os
+from typing import NamedTuple
+
+import torch
+
+from . import cpu, reference
+from .reference import compute_dtype, selective_scan_ref
+
+SCAN_BACKENDS = {'reference': reference, 'cpu': cpu}
+
+#: Environment variable that forces the backend chosen by ``backend='auto'``.
+BACKEND_ENV_VAR = 'MMGROUPMAMBA_SCAN_BACKEND'
+
+
+class BackendStatus(NamedTuple):
+    """Whether a scan backend can run, and if not why."""
+    available: bool
+    reason: str
+
+
+def available_backends(device='cpu'):
+    """Availability of every registered backend on ``device``.
+
+    Args:
+        device (str | torch.device): Device the scan inputs would live on.
+
+    Returns:
+        dict[str, BackendStatus]: Backend name -> status.
+    """
+    device = torch.device(device)
+    statuses = {}
+    for name, module in SCAN_BACKENDS.items():
+        reason = module.unavailable_reason(device)
+        statuses[name] = BackendStatus(reason is None, reason or 'available')
+    return statuses
+
+
+# What 'auto' picks per device type. The 'cpu' backend is device-agnostic
+# plain PyTorch, so it also serves CUDA tensors until GPU backends exist.
+_AUTO_BACKENDS = {'cpu': 'cpu', 'cuda': 'cpu'}
+
+
+def _auto_backend(device):
+    """The backend name ``'auto'`` means for tensors on ``device``."""
+    forced = os.environ.get(BACKEND_ENV_VAR)
+    if forced:
+        if forced not in SCAN_BACKENDS:
+            raise ValueError(
+                f'{BACKEND_ENV_VAR}={forced!r} is not a scan backend; known: '
+                f'{sorted(SCAN_BACKENDS)}')
+        return forced
+    return _AUTO_BACKENDS.get(device.type, 'cpu')
+
+
+def resolve_backend(backend, device):
+    """Backend name -> module, raising rather than falling back.
+
+    Args:
+        backend (str): 'auto' or a name in ``SCAN_BACKENDS``.
+        device (torch.device): Device of the scan inputs.
+
+    Returns:
+        module: The backend adapter.
+
+    Raises:
+        ValueError: Unknown backend name.
+        RuntimeError: Known backend that cannot run on ``device``.
+    """
+    name = _auto_backend(device) if backend == 'auto' else backend
+    if name not in SCAN_BACKENDS:
+        raise ValueError(f'Unknown scan backend {backend!r}; known: '
+                         f"{['auto'] + sorted(SCAN_BACKENDS)}")
+    module = SCAN_BACKENDS[name]
+    reason = module.unavailable_reason(device)
+    if reason is not None:
+        raise RuntimeError(f'Scan backend {name!r} is unavailable on {device}: '
+                           f'{reason}')
+    return module
+
+
+def _check_shape(name, tensor, expected, shape_text):
+    """Raise ValueError unless ``tensor.shape == expected``."""
+    if tuple(tensor.shape) != tuple(expected):
+        raise ValueError(f'{name} must have shape {shape_text} = '
+                         f'{tuple(expected)}, got {tuple(tensor.shape)}')
+
+
+def _check_bc(name, tensor, b, d, n, length):
+    """B / C must be (b, n, l) or (b, g, n, l) with g dividing d."""
+    shape = tuple(tensor.shape)
+    grouped = (len(shape) == 4 and shape[0] == b and shape[2:] == (n, length)
+               and shape[1] > 0 and d % shape[1] == 0)
+    if shape != (b, n, length) and not grouped:
+        raise ValueError(f'{name} must have shape (b, n, l) = {(b, n, length)}'
+                         f' or (b, g, n, l) = ({b}, g, {n}, {length}) with d '
+                         f'= {d} divisible by g, got {shape}')
+
+
+def _validate(u, delta, A, B, C, D, z, delta_bias):
+    """Shape, dtype and device checks with messages naming the argument."""
+    tensors = dict(u=u, delta=delta, A=A, B=B, C=C, D=D, z=z,
+                   delta_bias=delta_bias)
+    for name, tensor in tensors.items():
+        if tensor is not None and not tensor.is_floating_point():
+            raise ValueError(f'{name} must be a real floating point tensor, '
+                             f'got {tensor.dtype}')
+        if tensor is not None and tensor.device != u.device:
+            raise ValueError(f'{name} is on {tensor.device}, u on {u.device}')
+    if u.dim() != 3 or u.shape[2] == 0:
+        raise ValueError(f'u must have shape (b, d, l) with l >= 1, got '
+                         f'{tuple(u.shape)}')
+    b, d, length = u.shape
+    if A.dim() != 2:
+        raise ValueError(f'A must have shape (d, n), got {tuple(A.shape)}')
+    n = A.shape[1]
+    _check_shape('delta', delta, (b, d, length), '(b, d, l)')
+    _check_shape('A', A, (d, n), '(d, n)')
+    _check_bc('B', B, b, d, n, length)
+    _check_bc('C', C, b, d, n, length)
+    if D is not None:
+        _check_shape('D', D, (d, ), '(d,)')
+    if z is not None:
+        _check_shape('z', z, (b, d, length), '(b, d, l)')
+    if delta_bias is not None:
+        _check_shape('delta_bias', delta_bias, (d, ), '(d,)')
+
+
+def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None,
+                      delta_softplus=False, return_last_state=False, *,
+                      backend='auto'):
+    """Selective scan (S6) with mamba-ssm's ``selective_scan_fn`` semantics.
+
+    ``delta <- softplus(delta + delta_bias)`` (softplus only if asked), then
+    per channel, from ``h_{-1} = 0``::
+
+        h_t = exp(delta_t * A) * h_{t-1} + delta_t * B_t * u_t   # (n,)
+        y_t = sum_n C_t[n] * h_t[n]
+        out = (y + D * u) * silu(z)
+
+    With grouped B / C (b, g, n, l), channel block k (d / g channels) uses
+    group k. The scan runs in float32, or float64 if any input is float64;
+    half inputs are upcast and give float32 outputs, also under autocast.
+
+    Args:
+        u (torch.Tensor): Input, (b, d, l).
+        delta (torch.Tensor): Step sizes, (b, d, l).
+        A (torch.Tensor): Diagonal state matrix, (d, n).
+        B (torch.Tensor): (b, n, l) or (b, g, n, l).
+        C (torch.Tensor): (b, n, l) or (b, g, n, l).
+        D (torch.Tensor, optional): Skip connection, (d,).
+        z (torch.Tensor, optional): Gate, (b, d, l).
+        delta_bias (torch.Tensor, optional): (d,).
+        delta_softplus (bool): Apply softplus to delta + delta_bias.
+        return_last_state (bool): Also return the last state h_{l-1}.
+        backend (str): 'auto', or a name in ``SCAN_BACKENDS``. 'auto' picks
+            the best backend for the device, unless the environment variable
+            ``MMGROUPMAMBA_SCAN_BACKEND`` names one.
+
+    Returns:
+        torch.Tensor | tuple[torch.Tensor, torch.Tensor]: out (b, d, l) and,
+        with ``return_last_state``, the last state (b, d, n).
+
+    Raises:
+        ValueError: Bad shapes or dtypes, or an unknown backend name.
+        RuntimeError: The chosen backend cannot run on these tensors.
+    """
+    _validate(u, delta, A, B, C, D, z, delta_bias)
+    module = resolve_backend(backend, u.device)
+    dtype = compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    u, delta, A, B, C, D, z, delta_bias = (
+        None if x is None else x.to(dtype)
+        for x in (u, delta, A, B, C, D, z, delta_bias))
+    with torch.autocast(device_type=u.device.type, enabled=False):
+        return module.selective_scan(u, delta, A, B, C, D, z, delta_bias,
+                                     delta_softplus, return_last_state)
+
+
+__all__ = [
+    'selective_scan_fn', 'selective_scan_ref', 'available_backends',
+    'resolve_backend', 'SCAN_BACKENDS', 'BACKEND_ENV_VAR', 'BackendStatus'
+]

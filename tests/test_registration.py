@@ -28,3 +28,24 @@ def test_unknown_constructor_argument_is_an_error():
     from mmengine.registry import MODELS
     with pytest.raises(TypeError, match='drop_rate'):
         MODELS.build(dict(type='GroupMamba', drop_rate=0.1))
+
+
+def test_import_needs_no_openmmlab_task_library():
+    """mmdet-only or mmseg-only users: importing must not need the others."""
+    code = (
+        'import sys\n'
+        '# a None entry makes import fail and find_spec answer None, exactly\n'
+        '# as for a package that is not installed\n'
+        "for name in ('mmpretrain', 'mmdet', 'mmseg', 'mmcv'):\n"
+        '    sys.modules[name] = None\n'
+        'import torch, mmgroupmamba\n'
+        'from mmengine.registry import MODELS\n'
+        "m = MODELS.build(dict(type='GroupMamba', out_indices=(0, 3)))\n"
+        'print([f.shape[1] for f in m(torch.randn(1, 3, 64, 64))])\n'
+        "print('DualLinearClsHead' in MODELS.module_dict)\n")
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split('\n')[:2] == ['[64, 448]', 'False']

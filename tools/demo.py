@@ -14,6 +14,7 @@ meaningless; swap in a real official checkpoint with ``--official PATH``.
 """
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ import torch
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
+# mmengine 0.10.7 imports pkg_resources; its deprecation notice is not ours.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 
 def make_images(folder, size=(320, 240)):
@@ -96,7 +99,8 @@ def main():
     for path, result in zip(images, results):
         scores = np.asarray(result['pred_scores'])
         top5 = np.argsort(scores)[::-1][:5]
-        ranked = ', '.join(f'{classes[i]} {scores[i]:.3f}' for i in top5)
+        ranked = ', '.join(f'{classes[i].split(",")[0]} {scores[i]:.3f}'
+                           for i in top5)
         print(f'{path.name:12s} top-5: {ranked}')
     print(f'model load {loaded - start:.2f} s; {len(images)} images in '
           f'{done - loaded:.2f} s ({torch.get_num_threads()} threads, '

@@ -1,11 +1,21 @@
+"""GroupMamba models. Importing this registers them in mmengine's root MODELS.
+
+The backbone and the neck need only mmengine and timm, so mmdet-only or
+mmseg-only installs work; the dual linear head subclasses mmpretrain's
+``ClsHead`` and is registered when mmpretrain is installed.
+"""
+import importlib.util
+
 from .backbone import Block, Downsample, GroupMamba, Stage, Stem
 from .class_block import ClassBlock, ClassBlockNeck
 from .directional_ssm import DirectionalSSM
 from .group_mamba_layer import ChannelAffinity, GroupMambaLayer
-from .heads import DualLinearClsHead
 
 __all__ = [
     'GroupMamba', 'Stem', 'Downsample', 'Block', 'Stage', 'GroupMambaLayer',
-    'ChannelAffinity', 'DirectionalSSM', 'ClassBlock', 'ClassBlockNeck',
-    'DualLinearClsHead'
+    'ChannelAffinity', 'DirectionalSSM', 'ClassBlock', 'ClassBlockNeck'
 ]
+
+if importlib.util.find_spec('mmpretrain') is not None:
+    from .heads import DualLinearClsHead  # noqa: F401
+    __all__.append('DualLinearClsHead')

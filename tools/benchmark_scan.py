@@ -1,0 +1,144 @@
+"""Time the selective-scan backends on GroupMamba-T's scan shapes at 224 px.
+
+The model makes one scan call per layer with its four groups together:
+d = C channels, g = 4 groups of B / C, n = 1, l = H * W, softplus, D and
+delta_bias, no z. Prints a markdown table: median times (after warm-up) of
+the reference and the cpu backend, forward and forward + backward (gradients
+for every input), and of a plain copy of the bytes the scan must read and
+write (u, delta, B, C in, out), as the memory-bound floor.
+
+Usage::
+
+    python tools/benchmark_scan.py --batch 1 8 --repeats 20 --threads 2
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+from mmgroupmamba.ops import selective_scan_fn
+
+# (channels C, tokens H * W) of the four GroupMamba-T stages at 224 px.
+STAGES = ((64, 3136), (128, 784), (348, 196), (448, 49))
+GROUPS = 4
+
+
+def make_inputs(batch, channels, length, seed=0):
+    """Scan inputs shaped and initialised like a GroupMamba layer's.
+
+    Args:
+        batch (int): b.
+        channels (int): d.
+        length (int): l.
+        seed (int): RNG seed.
+
+    Returns:
+        dict[str, torch.Tensor]: u, delta (b, d, l), A (d, 1),
+        B, C (b, 4, 1, l), D, delta_bias (d,), all requiring grad.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen)
+
+    tensors = dict(
+        u=randn(batch, channels, length),
+        delta=randn(batch, channels, length) * 0.5,
+        A=-torch.ones(channels, 1),
+        B=randn(batch, GROUPS, 1, length),
+        C=randn(batch, GROUPS, 1, length),
+        D=torch.ones(channels),
+        delta_bias=randn(channels) * 0.5 - 4.0)
+    return {k: v.requires_grad_() for k, v in tensors.items()}
+
+
+def scan_step(inputs, backend, backward):
+    """Return a closure running one scan: forward only under no_grad
+    (inference), or forward and backward."""
+
+    def run():
+        with torch.set_grad_enabled(backward):
+            out = selective_scan_fn(
+                inputs['u'], inputs['delta'], inputs['A'], inputs['B'],
+                inputs['C'], D=inputs['D'], delta_bias=inputs['delta_bias'],
+                delta_softplus=True, backend=backend)
+        if backward:
+            torch.autograd.grad(out, list(inputs.values()),
+                                torch.ones_like(out))
+
+    return run
+
+
+def copy_step(inputs):
+    """Return a closure copying what a scan reads (u, delta, B, C) and
+    writes (out, the size of u)."""
+    sources = [inputs[k].detach() for k in ('u', 'delta', 'B', 'C', 'u')]
+
+    def run():
+        for tensor in sources:
+            tensor.clone()
+
+    return run
+
+
+def median_ms(fn, repeats, warmup):
+    """Median wall time of ``fn()`` in milliseconds after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def reference_repeats(length, repeats):
+    """The reference takes ~l small steps: fewer repeats for long l."""
+    return max(1, min(repeats, 3 if length >= 1000 else repeats))
+
+
+def bench_row(batch, channels, length, repeats):
+    """Time one stage shape; returns the table cells."""
+    inputs = make_inputs(batch, channels, length)
+    copy = median_ms(copy_step(inputs), repeats, warmup=3)
+    cells = [f'{batch}', f'{channels}', f'{length}', f'{copy:.3f}']
+    for backward in (False, True):
+        ref_reps = reference_repeats(length, repeats)
+        ref = median_ms(scan_step(inputs, 'reference', backward), ref_reps,
+                        warmup=1)
+        fast = median_ms(scan_step(inputs, 'cpu', backward), repeats,
+                         warmup=3)
+        cells += [f'{ref:.2f}', f'{fast:.3f}', f'{ref / fast:.1f}x',
+                  f'{fast / copy:.1f}x']
+    return cells
+
+
+def main():
+    """Parse the options, run every shape, print the markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads (default: torch default)')
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'float32, median of {args.repeats} repeats (reference: 3 at '
+          'l >= 1000); times in ms\n')
+    header = ['b', 'C', 'l', 'copy', 'ref fwd', 'cpu fwd', 'speed-up fwd',
+              'cpu/copy fwd', 'ref f+b', 'cpu f+b', 'speed-up f+b',
+              'cpu/copy f+b']
+    print('| ' + ' | '.join(header) + ' |')
+    print('|' + '---|' * len(header))
+    for batch in args.batch:
+        for channels, length in STAGES:
+            cells = bench_row(batch, channels, length, args.repeats)
+            print('| ' + ' | '.join(cells) + ' |', flush=True)
+
+
+if __name__ == '__main__':
+    main()
