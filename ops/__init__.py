@@ -1,10 +1,11 @@
-"""Selective-scan (S6) kernels behind one entry point, :func:`selective_scan_fn`.
+"""Selective-scan (S6) kernels behind one entry point: selective_scan_fn.
 
 A backend is a small adapter module registered by name in ``SCAN_BACKENDS``.
-It provides ``selective_scan(u, delta, A, B, C, D, z, delta_bias,
-delta_softplus, return_last_state)``, called with validated inputs of one
-float32 / float64 dtype and autocast disabled, and ``unavailable_reason(device)``
-returning None or a string saying why it cannot run there.
+It provides ``selective_scan(u, delta, A, B, C, D=, z=, delta_bias=,
+delta_softplus=, return_last_state=)``, called with validated inputs of one
+float32 / float64 dtype and autocast disabled, and
+``unavailable_reason(device)`` returning None, or a string saying why it
+cannot run on that device.
 """
 import os
 from typing import NamedTuple
@@ -81,8 +82,8 @@ def resolve_backend(backend, device):
     module = SCAN_BACKENDS[name]
     reason = module.unavailable_reason(device)
     if reason is not None:
-        raise RuntimeError(f'Scan backend {name!r} is unavailable on {device}: '
-                           f'{reason}')
+        raise RuntimeError(
+            f'Scan backend {name!r} is unavailable on {device}: {reason}')
     return module
 
 
@@ -179,8 +180,10 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         None if x is None else x.to(dtype)
         for x in (u, delta, A, B, C, D, z, delta_bias))
     with torch.autocast(device_type=u.device.type, enabled=False):
-        return module.selective_scan(u, delta, A, B, C, D, z, delta_bias,
-                                     delta_softplus, return_last_state)
+        return module.selective_scan(
+            u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
+            delta_softplus=delta_softplus,
+            return_last_state=return_last_state)
 
 
 __all__ = [

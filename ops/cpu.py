@@ -5,8 +5,9 @@ Nothing here is CPU specific (plain tensor ops), but it is tuned for CPUs.
 Layout. The recurrence runs along time while inputs are (b, d, l) with time
 innermost, so the scan works time-major: (L', b, g, e[, n]) with L' = l
 padded to nc * T, g groups of e = d / g channels. One time step of every
-channel is then a contiguous slice and a step is a single vectorised
-``addcmul``. Viewed as (nc, T, ...), the time axis is nc chunks of T steps.
+channel is then a contiguous block. Viewed as (nc, T, ...), the time axis is
+nc chunks of T steps, and one step of all chunks at once is a single
+vectorised ``addcmul`` on an (nc, ...) slice.
 Transposes are fused into the first op reading an input (a strided read) and
 come back through ``copy_`` of a 2-D transpose, which ATen does blockwise.
 
@@ -17,10 +18,13 @@ total decay (a product of decays, no exp of a cumulative sum, so nothing can
 overflow) gives the true state entering each chunk; pass 2 reruns the chunk
 recurrences in place from those states. Pass 1 only reads the big tensors,
 which costs less memory traffic than correcting a local scan afterwards with
-per-step cumulative decays. 2 T + nc small steps, T ~ sqrt(l), instead of l.
+per-step cumulative decays. 2 T + nc small steps (nc ~ sqrt(2 l)), not l.
 
-Memory. Fresh multi-MB buffers are expensive (page faults) and the ops are
-memory bound, so the code reuses buffers in place wherever autograd allows.
+Memory. The ops are memory bound and first touches of fresh multi-MB
+buffers cost about as much as the math (page faults), so buffers are reused
+in place wherever autograd allows: for n = 1, 4 fresh (L', b, d) buffers
+per forward (3 without grad) and 3 per backward.
+
 The backward is the same scan run backwards in time (``reverse=True``) plus
 elementwise products, in a custom autograd.Function.
 """
@@ -30,24 +34,11 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-# A chunk step on fewer elements than this runs on one thread (ATen's grain
-# size), so for large b * d * n the chunk count is raised until a step fills
-# all threads; the extra carry steps are cheap.
-_PARALLEL_GRAIN = 32768
+# Plain PyTorch like the reference: it runs wherever torch does.
+from .reference import unavailable_reason  # noqa: F401
+
 # torch's softplus (beta=1) is linear above this; its gradient is 1 there.
 _SOFTPLUS_THRESHOLD = 20.0
-
-
-def unavailable_reason(device):
-    """Why this backend cannot run on ``device`` (None: it can).
-
-    Args:
-        device (torch.device): Device of the scan inputs.
-
-    Returns:
-        str | None: Always None, plain PyTorch runs on every device.
-    """
-    return None
 
 
 class _Layout(NamedTuple):
@@ -68,20 +59,28 @@ class _Layout(NamedTuple):
         return self.padded // self.chunks
 
 
-def num_chunks(length, width):
-    """Chunk count for a scan of ``length`` steps over ``width`` lanes.
+def num_chunks(length):
+    """Chunk count nc for a scan of ``length`` steps.
+
+    A scan makes 2 T + nc sequential steps (two passes over a chunk, one
+    carry over chunks), fewest at nc = sqrt(2 l). A divisor of l near that
+    avoids padding; measured times are flat within a factor 2 of it.
 
     Args:
         length (int): Sequence length l.
-        width (int): Elements updated per time step (b * d * n).
 
     Returns:
         int: nc; chunks are T = ceil(l / nc) steps long.
     """
-    balanced = math.isqrt(length)  # minimises the T + nc sequential steps
-    parallel = math.ceil(_PARALLEL_GRAIN / width)
-    chunks = max(1, min(length, max(balanced, parallel)))
-    return math.ceil(length / math.ceil(length / chunks))  # least padding
+    target = math.sqrt(2 * length)
+    divisors = [
+        c for c in range(math.ceil(target / 2), math.floor(2 * target) + 1)
+        if length % c == 0
+    ]
+    if divisors:
+        return min(divisors, key=lambda c: abs(math.log(c / target)))
+    steps = math.ceil(length / round(target))
+    return math.ceil(length / steps)
 
 
 def _layout(u, A, B):
@@ -89,7 +88,7 @@ def _layout(u, A, B):
     b, d, length = u.shape
     n = A.shape[1]
     g = B.shape[1] if B.dim() == 4 else 1
-    chunks = num_chunks(length, b * d * n)
+    chunks = num_chunks(length)
     padded = chunks * math.ceil(length / chunks)
     return _Layout(b, d, g, d // g, n, length, chunks, padded)
 
@@ -213,7 +212,7 @@ def _sum_group(x, n):
 
 def _grouped_A(A, lay):
     """A (d, n) -> (g, e) or (g, e, n), broadcastable against the state."""
-    return A.view(lay.g, lay.e) if lay.n == 1 else A.view(lay.g, lay.e, lay.n)
+    return A.reshape((lay.g, lay.e) + ((lay.n, ) if lay.n > 1 else ()))
 
 
 def _softplus_(x, scratch):
@@ -239,12 +238,19 @@ def _softplus_(x, scratch):
     y, v = scratch
     torch.clamp(x, max=_SOFTPLUS_THRESHOLD, out=y).exp_()
     torch.add(y, 1, out=v).sub_(1)  # v = u - 1, exact
-    y.sub_(v).neg_().div_(v.add_(1))  # ((u - 1) - y) / u; v <- u
+    torch.sub(v, y, out=y).div_(v.add_(1))  # ((u - 1) - y) / u; v <- u
     return torch.maximum(x, v.log_().sub_(y), out=x)
 
 
-def _scan_forward(u, delta, A, B, C, D, delta_bias, delta_softplus):
+def _scan_forward(u, delta, A, B, C, D, delta_bias, delta_softplus,
+                  for_backward):
     """The forward pass; also returns what the backward needs.
+
+    Args:
+        u, delta, A, B, C, D, delta_bias, delta_softplus: See
+            :func:`selective_scan`.
+        for_backward (bool): Keep dt, a and h intact for the backward;
+            without it the decays overwrite dt.
 
     Returns:
         tuple: y (b, d, l), last state (b, d, n), step sizes dt (L', b, g, e),
@@ -253,27 +259,30 @@ def _scan_forward(u, delta, A, B, C, D, delta_bias, delta_softplus):
     lay = _layout(u, A, B)
     n = lay.n
     dt = _time_major(delta, lay, delta_bias)
-    a = dt.new_empty(dt.shape + ((n, ) if n > 1 else ()))
-    h = torch.empty_like(a)
+    h = dt.new_empty(dt.shape + ((n, ) if n > 1 else ()))
+    y = u.new_empty(u.shape)
+    # y's buffer is scratch until y is written (if it fits, i.e. no padding).
+    spare = (y.view(dt.shape)
+             if lay.padded == lay.length else torch.empty_like(dt))
     if delta_softplus:
-        _softplus_(dt, scratch=(a, h) if n == 1 else
-                   (torch.empty_like(dt), torch.empty_like(dt)))
+        _softplus_(dt, scratch=(h.view(-1)[:dt.numel()].view(dt.shape), spare))
         dt[lay.length:].zero_()
 
     # h <- delta * u * B, the scan input (u transposed on the way).
-    du = h if n == 1 else torch.empty_like(dt)
+    du = h if n == 1 else spare
     torch.mul(_rows(dt, lay), _transposed(u, lay), out=_rows(du, lay))
     du[lay.length:].zero_()
     torch.mul(_per_state(du, n), _bc_time_major(B, lay), out=h)
+    a = dt if n == 1 and not for_backward else torch.empty_like(h)
     torch.mul(_per_state(dt, n), _grouped_A(A, lay), out=a).exp_()
     _scan_(a, h, lay, reverse=False)
 
     if n == 1:  # transpose h itself, then scale by C in place
-        y = _natural(h, lay)
+        _natural(h, lay, out=y)
         y.view(lay.b, lay.g, lay.e, lay.length).mul_(
             C.reshape(lay.b, lay.g, 1, lay.length))
     else:
-        y = _natural((h * _bc_time_major(C, lay)).sum(-1), lay)
+        _natural((h * _bc_time_major(C, lay)).sum(-1), lay, out=y)
     if D is not None:
         y.addcmul_(u, D[:, None])
     last = h[lay.length - 1].reshape(lay.b, lay.d, n).clone()
@@ -300,12 +309,20 @@ def _softplus_grad_(grad, delta, delta_bias, scratch):
     return grad.mul_(torch.sigmoid(x, out=scratch).masked_fill_(linear, 1))
 
 
+def _as_natural(buffer, lay):
+    """A (b, d, l) view of the first b * d * l elements of a larger buffer."""
+    return buffer.view(-1)[:lay.b * lay.d * lay.length].view(
+        lay.b, lay.d, lay.length)
+
+
 def _scan_backward(grad_y, grad_last, saved, lay, delta_softplus):
     """Gradients of y and the last state -> gradients of the inputs.
 
-    Buffers are recycled (fresh ones cost more than the math): ``work``
-    holds gy * h, then dL/d(delta A), then dL/d(delta); ``gy`` becomes dL/dh
-    then scratch; ``spare`` holds dL/d(delta A) * delta, then dL/dh * delta.
+    Fresh buffers cost more than the math here (page faults), so three are
+    recycled: ``work`` holds grad_y * u, gy * h, dL/d(delta A), dL/d(delta)
+    then scratch; ``gy`` becomes dL/dh, scratch, then dL/du; ``spare`` holds
+    dL/d(delta A) * delta, dL/dh * delta, then dL/d(delta). The returned
+    grads are thus views of (possibly larger) buffers.
 
     Returns:
         tuple: grads for u, delta, A, B, C, D, delta_bias (None for absent
@@ -314,8 +331,11 @@ def _scan_backward(grad_y, grad_last, saved, lay, delta_softplus):
     u, delta, A, B, C, D, delta_bias, dt, a, h = saved
     n, length = lay.n, lay.length
     grad_y = u.new_zeros(u.shape) if grad_y is None else grad_y.contiguous()
-    gy = _time_major(grad_y, lay)
     work = torch.empty_like(h)
+    grad_D = None
+    if D is not None:
+        grad_D = torch.mul(grad_y, u, out=_as_natural(work, lay)).sum((0, 2))
+    gy = _time_major(grad_y, lay)
     grad_C = _sum_group(torch.mul(_per_state(gy, n), h, out=work), n)
     grad_C = _bc_natural(grad_C, lay, C.shape)
 
@@ -344,17 +364,14 @@ def _scan_backward(grad_y, grad_last, saved, lay, delta_softplus):
     grad_B = _sum_group(torch.mul(gh_dt[:length], ut, out=gh[:length]), n)
     grad_B = _bc_natural(grad_B, lay, B.shape)
 
-    grad_delta = u.new_empty(u.shape)
-    grad_D = None
-    if D is not None:
-        grad_D = torch.mul(grad_y, u, out=grad_delta).sum((0, 2))
-    grad_u = _natural(_sum_state(gh_dt.mul_(Bt), n), lay)
+    grad_u = _natural(_sum_state(gh_dt.mul_(Bt), n), lay,
+                      out=_as_natural(gy, lay))
     if D is not None:
         grad_u.addcmul_(grad_y, D[:, None])
-    _natural(g_dt, lay, out=grad_delta)
+    grad_delta = _natural(g_dt, lay, out=_as_natural(spare, lay))
     if delta_softplus:
-        scratch = gh.view(-1)[:u.numel()].view(u.shape)
-        _softplus_grad_(grad_delta, delta, delta_bias, scratch)
+        _softplus_grad_(grad_delta, delta, delta_bias,
+                        scratch=_as_natural(work, lay))
     grad_bias = None if delta_bias is None else grad_delta.sum((0, 2))
     return grad_u, grad_delta, grad_A, grad_B, grad_C, grad_D, grad_bias
 
@@ -371,9 +388,11 @@ class _ChunkedScan(torch.autograd.Function):
             (b, d, n).
         """
         y, last, dt, a, h, lay = _scan_forward(u, delta, A, B, C, D,
-                                               delta_bias, delta_softplus)
+                                               delta_bias, delta_softplus,
+                                               for_backward=True)
         ctx.save_for_backward(u, delta, A, B, C, D, delta_bias, dt, a, h)
         ctx.layout = lay
+        ctx.device_type = u.device.type
         ctx.delta_softplus = delta_softplus
         ctx.set_materialize_grads(False)
         return y, last
@@ -392,9 +411,9 @@ class _ChunkedScan(torch.autograd.Function):
             tuple: Gradients for u, delta, A, B, C, D, delta_bias and None
             for delta_softplus.
         """
-        with torch.autocast(device_type=grad_y.device.type if grad_y
-                            is not None else grad_last.device.type,
-                            enabled=False):
+        if grad_y is None and grad_last is None:
+            return (None, ) * 8
+        with torch.autocast(device_type=ctx.device_type, enabled=False):
             grads = _scan_backward(grad_y, grad_last, ctx.saved_tensors,
                                    ctx.layout, ctx.delta_softplus)
         return grads + (None, )
@@ -428,7 +447,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
             x is not None and x.requires_grad for x in inputs):
         out, last = _ChunkedScan.apply(*inputs, delta_softplus)
     else:
-        out, last = _scan_forward(*inputs, delta_softplus)[:2]
+        out, last = _scan_forward(*inputs, delta_softplus,
+                                  for_backward=False)[:2]
     if z is not None:
         out = out * F.silu(z)
     return (out, last) if return_last_state else out

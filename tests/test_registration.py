@@ -49,3 +49,26 @@ def test_import_needs_no_openmmlab_task_library():
                             text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split('\n')[:2] == ['[64, 448]', 'False']
+
+
+def test_wheel_installs_ops_inside_the_package(tmp_path):
+    """A real (non-editable) install puts ops/ at mmgroupmamba/ops only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    target = tmp_path / 'site'
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+         '--no-build-isolation', '--no-index', '--target', str(target),
+         str(repo)],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (target / 'mmgroupmamba' / 'ops' / '__init__.py').is_file()
+    assert (target / 'mmgroupmamba' / 'ops' / 'cpu.py').is_file()
+    assert not (target / 'ops').exists()
+    probe = subprocess.run(
+        [sys.executable, '-c',
+         'import importlib.util; print(importlib.util.find_spec("ops"))'],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert probe.stdout.strip() == 'None'

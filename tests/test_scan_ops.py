@@ -1,0 +1,370 @@
+"""Selective-scan backends against the sequential float64 reference."""
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmgroupmamba import ops
+from mmgroupmamba.ops import (SCAN_BACKENDS, available_backends, cpu,
+                              reference, selective_scan_fn,
+                              selective_scan_ref)
+
+INPUT_NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
+
+
+def make_inputs(b=2, d=8, length=7, n=1, groups=None, dtype=torch.float64,
+                with_D=True, with_z=True, with_bias=True, seed=0):
+    """Random scan inputs; B / C are 4-D (b, groups, n, l) if groups else 3-D.
+
+    Step sizes stay around softplus(-2 +- 1) and A in [-2, -0.1], so decays
+    are mostly close to 1 and the state carries across many chunks.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(*shape, scale=1.0, shift=0.0):
+        return (torch.randn(*shape, generator=gen, dtype=torch.float64) *
+                scale + shift).to(dtype)
+
+    bc_shape = (b, groups, n, length) if groups else (b, n, length)
+    A = -(torch.rand(d, n, generator=gen, dtype=torch.float64) * 1.9 + 0.1)
+    return dict(
+        u=rand(b, d, length),
+        delta=rand(b, d, length, scale=0.5, shift=-1.0),
+        A=A.to(dtype),
+        B=rand(*bc_shape),
+        C=rand(*bc_shape),
+        D=rand(d) if with_D else None,
+        z=rand(b, d, length) if with_z else None,
+        delta_bias=rand(d, scale=0.5, shift=-1.0) if with_bias else None)
+
+
+def run_scan(fn, inputs, **kwargs):
+    """Call a scan function with the inputs dict spread as arguments."""
+    return fn(*(inputs[k] for k in INPUT_NAMES), **kwargs)
+
+
+def requiring_grad(inputs):
+    """Copies of the given inputs that require grad, None kept."""
+    return {
+        k: None if v is None else v.detach().clone().requires_grad_()
+        for k, v in inputs.items()
+    }
+
+
+def truncated(inputs, length):
+    """The inputs cut to their first ``length`` time steps."""
+    return {
+        k: v[..., :length] if k in ('u', 'delta', 'B', 'C', 'z')
+        and v is not None else v
+        for k, v in inputs.items()
+    }
+
+
+def assert_close(actual, expected, rtol, name='value'):
+    """max |actual - expected| <= rtol * max(1, max |expected|)."""
+    assert actual.shape == expected.shape, name
+    assert actual.dtype == expected.dtype, name
+    scale = max(1.0, expected.abs().max().item())
+    err = (actual - expected).abs().max().item()
+    assert err <= rtol * scale, f'{name}: error {err:.3g}, scale {scale:.3g}'
+
+
+def grads_of(fn, inputs, out_grad_seed=1, **kwargs):
+    """Output (and last state) and the gradients of a random projection."""
+    inputs = requiring_grad(inputs)
+    out, last = run_scan(fn, inputs, return_last_state=True, **kwargs)
+    gen = torch.Generator().manual_seed(out_grad_seed)
+    w_out = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    w_last = torch.randn(last.shape, generator=gen, dtype=torch.float64)
+    leaves = [v for v in inputs.values() if v is not None]
+    loss = (out * w_out.to(out.dtype)).sum() + (last *
+                                                w_last.to(out.dtype)).sum()
+    grads = torch.autograd.grad(loss, leaves)
+    names = [k for k, v in inputs.items() if v is not None]
+    return out.detach(), last.detach(), dict(zip(names, grads))
+
+
+def compare_with_reference(inputs, rtol=1e-10, softplus=True):
+    """cpu backend vs reference: values, last state and all gradients."""
+    out, last, grads = grads_of(selective_scan_fn, inputs, backend='cpu',
+                                delta_softplus=softplus)
+    ref_out, ref_last, ref_grads = grads_of(selective_scan_ref, inputs,
+                                            delta_softplus=softplus)
+    assert_close(out, ref_out, rtol, 'out')
+    assert_close(last, ref_last, rtol, 'last_state')
+    assert grads.keys() == ref_grads.keys()
+    for name in grads:
+        assert_close(grads[name], ref_grads[name], rtol, f'grad {name}')
+
+
+@pytest.mark.parametrize('length', [1, 2, 7, 97, 300])
+@pytest.mark.parametrize('n', [1, 4])
+def test_matches_reference_lengths(length, n):
+    compare_with_reference(make_inputs(length=length, n=n, groups=4))
+
+
+@pytest.mark.parametrize('with_D', [True, False])
+@pytest.mark.parametrize('with_z', [True, False])
+@pytest.mark.parametrize('with_bias', [True, False])
+@pytest.mark.parametrize('softplus', [True, False])
+def test_matches_reference_options(with_D, with_z, with_bias, softplus):
+    inputs = make_inputs(length=29, with_D=with_D, with_z=with_z,
+                         with_bias=with_bias)
+    if not softplus:  # keep step sizes positive
+        inputs['delta'] = inputs['delta'].abs()
+    compare_with_reference(inputs, softplus=softplus)
+
+
+@pytest.mark.parametrize('groups', [None, 1, 2, 4])
+def test_matches_reference_group_layouts(groups):
+    compare_with_reference(make_inputs(d=12, length=50, n=2, groups=groups))
+
+
+def test_groupmamba_width_grouped():
+    """d = 4 * 87 = 348 channels in 4 groups, n = 1, as GroupMamba runs."""
+    compare_with_reference(
+        make_inputs(b=2, d=348, length=196, groups=4, with_z=False))
+
+
+def test_long_sequence_values():
+    inputs = make_inputs(b=2, d=8, length=3136, n=1, groups=4)
+    out, last = run_scan(selective_scan_fn, inputs, delta_softplus=True,
+                         return_last_state=True, backend='cpu')
+    ref_out, ref_last = run_scan(selective_scan_ref, inputs,
+                                 delta_softplus=True, return_last_state=True)
+    assert_close(out, ref_out, 1e-10, 'out')
+    assert_close(last, ref_last, 1e-10, 'last_state')
+
+
+def test_long_sequence_gradients():
+    compare_with_reference(
+        make_inputs(b=1, d=4, length=3136, n=2, groups=2, with_z=False))
+
+
+def test_gradcheck_cpu_backend():
+    for n, groups, length in ((1, 4, 7), (2, None, 5)):
+        inputs = requiring_grad(
+            make_inputs(b=2, d=4, length=length, n=n, groups=groups,
+                        seed=n))
+        assert torch.autograd.gradcheck(
+            lambda *args: selective_scan_fn(
+                *args, delta_softplus=True, return_last_state=True,
+                backend='cpu'),
+            tuple(inputs[k] for k in INPUT_NAMES))
+
+
+def test_large_decays_long_sequence():
+    """delta * A around -50 per step: stays finite and exact (float32 too)."""
+    inputs = make_inputs(b=2, d=8, length=3136, n=2, groups=2)
+    inputs['A'] = torch.full_like(inputs['A'], -50.0)
+    inputs['delta'] = inputs['delta'].abs() + 0.5
+    inputs['delta_bias'] = None
+    ref = run_scan(selective_scan_ref, inputs, delta_softplus=False)
+    for dtype, rtol in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
+        cast = {k: None if v is None else v.to(dtype)
+                for k, v in inputs.items()}
+        out = run_scan(selective_scan_fn, cast, delta_softplus=False,
+                       backend='cpu')
+        assert torch.isfinite(out).all()
+        assert_close(out.double(), ref, rtol, str(dtype))
+    compare_with_reference(truncated(inputs, 300), softplus=False)
+
+
+def test_float32_vs_float64_reference():
+    """float32 inputs: out within 2e-5 of max |out| of the float64 result."""
+    inputs = make_inputs(b=2, d=64, length=3136, groups=4, with_z=False)
+    ref = run_scan(selective_scan_ref, inputs, delta_softplus=True)
+    as_f32 = {k: None if v is None else v.float() for k, v in inputs.items()}
+    for backend in ('cpu', 'reference'):
+        out = run_scan(selective_scan_fn, as_f32, delta_softplus=True,
+                       backend=backend)
+        assert out.dtype == torch.float32
+        assert_close(out.double(), ref, 2e-5, backend)
+
+
+def test_float32_gradients_close_to_float64():
+    inputs = make_inputs(b=2, d=16, length=500, n=2, groups=4)
+    as_f32 = {k: None if v is None else v.float() for k, v in inputs.items()}
+    _, _, grads = grads_of(selective_scan_fn, as_f32, backend='cpu',
+                           delta_softplus=True)
+    _, _, ref_grads = grads_of(selective_scan_ref, inputs,
+                               delta_softplus=True)
+    for name, grad in grads.items():
+        assert grad.dtype == torch.float32
+        assert_close(grad.double(), ref_grads[name], 1e-4, name)
+
+
+def test_float32_softplus_matches_torch():
+    x = torch.cat([
+        torch.randn(100000, generator=torch.Generator().manual_seed(0)) * 8,
+        torch.tensor([20.0, 20.0001, 19.9999, 25.0, 100.0, -100.0, 0.0,
+                      -20.0, 1e-30, -1e-30, float('inf'), float('-inf')])
+    ])
+    ours = cpu._softplus_(x.clone(), (torch.empty_like(x),
+                                      torch.empty_like(x)))
+    exact = F.softplus(x.double())
+    finite = x.isfinite()
+    info = torch.finfo(torch.float32)
+    ulp = info.eps * (exact[finite].abs() + info.smallest_normal)  # subnormal
+    assert ((ours[finite].double() - exact[finite]).abs() <= 2 * ulp).all()
+    assert torch.equal(ours[x > 20], x[x > 20])  # linear above 20
+    assert torch.equal(ours[~finite], exact[~finite].float())
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_inputs_give_float32(dtype):
+    inputs = make_inputs(length=40, groups=4, dtype=dtype)
+    expected = run_scan(selective_scan_ref,
+                        {k: v.float() for k, v in inputs.items()},
+                        delta_softplus=True)
+    for backend in ('cpu', 'reference'):
+        out, last = run_scan(selective_scan_fn, inputs, delta_softplus=True,
+                             return_last_state=True, backend=backend)
+        assert out.dtype == last.dtype == torch.float32
+        assert_close(out, expected, 1e-5, backend)
+
+
+def test_bfloat16_gradients_flow_back_as_bfloat16():
+    inputs = requiring_grad(make_inputs(length=20, dtype=torch.bfloat16))
+    out = run_scan(selective_scan_fn, inputs, delta_softplus=True)
+    out.sum().backward()
+    for name, value in inputs.items():
+        assert value.grad.dtype == torch.bfloat16, name
+        assert torch.isfinite(value.grad.float()).all(), name
+
+
+def test_float64_end_to_end():
+    out, last = run_scan(selective_scan_fn, make_inputs(length=10),
+                         return_last_state=True)
+    assert out.dtype == last.dtype == torch.float64
+
+
+def test_autocast_keeps_float32_math():
+    inputs = make_inputs(length=300, groups=4, dtype=torch.float32)
+    expected = run_scan(selective_scan_ref,
+                        {k: v.double() for k, v in inputs.items()},
+                        delta_softplus=True)
+    for backend in ('cpu', 'reference'):
+        leaves = requiring_grad(inputs)
+        with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+            out = run_scan(selective_scan_fn, leaves, delta_softplus=True,
+                           backend=backend)
+            out.sum().backward()
+        assert out.dtype == torch.float32
+        assert_close(out.double(), expected, 2e-5, backend)
+        assert all(v.grad.dtype == torch.float32 for v in leaves.values())
+
+
+@pytest.mark.parametrize('length', [97, 98])  # padded, not padded
+@pytest.mark.parametrize('n', [1, 2])
+def test_without_grad_matches_with_grad(length, n):
+    """The no-grad path recycles buffers differently; same values."""
+    inputs = make_inputs(length=length, n=n, groups=4)
+    with torch.no_grad():
+        plain = run_scan(selective_scan_fn, inputs, delta_softplus=True)
+    tracked = run_scan(selective_scan_fn, requiring_grad(inputs),
+                       delta_softplus=True)
+    assert torch.equal(plain, tracked.detach())
+
+
+def test_last_state_only_gradient():
+    inputs = requiring_grad(make_inputs(length=33, n=2))
+    _, last = run_scan(selective_scan_fn, inputs, return_last_state=True,
+                       backend='cpu')
+    last.sum().backward()
+    ref_inputs = requiring_grad(inputs)
+    _, ref_last = run_scan(selective_scan_ref, ref_inputs,
+                           return_last_state=True)
+    ref_last.sum().backward()
+    for name in INPUT_NAMES:  # None: no path to the state (C, D, z)
+        actual, expected = inputs[name].grad, ref_inputs[name].grad
+        zeros = torch.zeros_like(inputs[name])
+        assert_close(zeros if actual is None else actual,
+                     zeros if expected is None else expected, 1e-10, name)
+
+
+@pytest.mark.parametrize('chunks', [1, 3, 7, 50])
+def test_any_chunking_matches_reference(monkeypatch, chunks):
+    """One chunk, padded chunks (3, 7 do not divide 50), one-step chunks."""
+    monkeypatch.setattr(cpu, 'num_chunks', lambda length: chunks)
+    compare_with_reference(make_inputs(length=50, n=2, groups=2))
+
+
+@pytest.mark.parametrize('length', [1, 2, 7, 49, 97, 196, 784, 3136, 3137])
+def test_num_chunks_covers_length(length):
+    chunks = cpu.num_chunks(length)
+    steps = -(-length // chunks)
+    assert 1 <= chunks <= length
+    assert chunks * steps - length < steps  # padding below one chunk
+
+
+def test_unknown_backend_raises():
+    with pytest.raises(ValueError, match='cpu'):
+        run_scan(selective_scan_fn, make_inputs(), backend='nope')
+
+
+def test_unavailable_backend_raises(monkeypatch):
+    fake = types.SimpleNamespace(
+        unavailable_reason=lambda device: 'needs a unicorn',
+        selective_scan=None)
+    monkeypatch.setitem(SCAN_BACKENDS, 'fake', fake)
+    assert available_backends()['fake'] == (False, 'needs a unicorn')
+    assert available_backends()['cpu'].available
+    with pytest.raises(RuntimeError, match='needs a unicorn'):
+        run_scan(selective_scan_fn, make_inputs(), backend='fake')
+
+
+def spy_on(monkeypatch, module):
+    """Record calls of ``module.selective_scan``."""
+    calls = []
+    original = module.selective_scan
+
+    def spy(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+            return_last_state):
+        calls.append(module)
+        return original(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
+                        delta_softplus=delta_softplus,
+                        return_last_state=return_last_state)
+
+    monkeypatch.setattr(module, 'selective_scan', spy)
+    return calls
+
+
+def test_auto_uses_cpu_backend(monkeypatch):
+    monkeypatch.delenv(ops.BACKEND_ENV_VAR, raising=False)
+    calls = spy_on(monkeypatch, cpu)
+    run_scan(selective_scan_fn, make_inputs())
+    assert calls == [cpu]
+
+
+def test_env_var_forces_auto_backend(monkeypatch):
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, 'reference')
+    ref_calls = spy_on(monkeypatch, reference)
+    cpu_calls = spy_on(monkeypatch, cpu)
+    run_scan(selective_scan_fn, make_inputs())
+    assert ref_calls == [reference] and not cpu_calls
+    run_scan(selective_scan_fn, make_inputs(), backend='cpu')  # explicit
+    assert cpu_calls == [cpu]
+    monkeypatch.setenv(ops.BACKEND_ENV_VAR, 'nope')
+    with pytest.raises(ValueError, match=ops.BACKEND_ENV_VAR):
+        run_scan(selective_scan_fn, make_inputs())
+
+
+@pytest.mark.parametrize('name, value, message', [
+    ('u', torch.zeros(2, 8), 'u must have shape'),
+    ('delta', torch.zeros(2, 8, 6), 'delta must have shape'),
+    ('A', torch.zeros(8, 1, 1), 'A must have shape'),
+    ('A', torch.zeros(7, 1), 'A must have shape'),
+    ('B', torch.zeros(2, 3, 1, 7), 'B must have shape'),
+    ('C', torch.zeros(2, 2, 7), 'C must have shape'),
+    ('D', torch.zeros(7), 'D must have shape'),
+    ('z', torch.zeros(2, 8, 6), 'z must have shape'),
+    ('delta_bias', torch.zeros(8, 1), 'delta_bias must have shape'),
+    ('u', torch.zeros(2, 8, 7, dtype=torch.int64), 'u must be a real'),
+])
+def test_bad_inputs_raise(name, value, message):
+    inputs = make_inputs(b=2, d=8, length=7, n=1)
+    inputs[name] = value.double() if value.is_floating_point() else value
+    with pytest.raises(ValueError, match=message):
+        run_scan(selective_scan_fn, inputs)
