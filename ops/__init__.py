@@ -186,7 +186,36 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None,
             return_last_state=return_last_state)
 
 
+#: How one whole scan appears in a ``torch.jit`` trace (for FLOP counters):
+#: the 'cpu' backend's autograd Function, which the backend uses whenever an
+#: input requires grad. Trace with grad enabled to see it.
+TRACED_SCAN_OPS = ('prim::PythonOp._ChunkedScan', )
+
+
+def selective_scan_flops(batch, channels, length, state_size, with_D=True,
+                         with_z=False):
+    """FLOPs of one scan, counted as the official GroupMamba/VMamba code does.
+
+    ``9 * B * L * D * N`` for the recurrence, plus ``B * D * L`` for the D
+    skip and again for the z gate; a multiply-add counts as one FLOP.
+
+    Args:
+        batch (int): B.
+        channels (int): D, the scanned channels of the call.
+        length (int): L.
+        state_size (int): N.
+        with_D (bool): The D skip is applied. Defaults to True.
+        with_z (bool): The z gate is applied. Defaults to False.
+
+    Returns:
+        int: FLOPs.
+    """
+    flops = 9 * batch * length * channels * state_size
+    return flops + batch * channels * length * (int(with_D) + int(with_z))
+
+
 __all__ = [
-    'selective_scan_fn', 'selective_scan_ref', 'available_backends',
-    'resolve_backend', 'SCAN_BACKENDS', 'BACKEND_ENV_VAR', 'BackendStatus'
+    'selective_scan_fn', 'selective_scan_ref', 'selective_scan_flops',
+    'available_backends', 'resolve_backend', 'SCAN_BACKENDS',
+    'BACKEND_ENV_VAR', 'BackendStatus', 'TRACED_SCAN_OPS'
 ]
