@@ -17,5 +17,7 @@ __all__ = [
 ]
 
 if importlib.util.find_spec('mmpretrain') is not None:
+    from ..model_zoo import register_model_index
     from .heads import DualLinearClsHead  # noqa: F401
     __all__.append('DualLinearClsHead')
+    register_model_index()
