@@ -143,3 +143,18 @@ def test_drop_path_is_linear_over_all_blocks():
              for stage in backbone.stages for block in stage.blocks]
     assert len(rates) == 19 and rates[0] == 0.0
     assert rates == pytest.approx(torch.linspace(0, 0.05, 19).tolist())
+
+
+def test_bad_training_batches_fail_at_the_input():
+    backbone = GroupMamba('tiny').train()
+    images = torch.randn(2, 3, 64, 64)
+    images[1, 2, 5, 7] = float('nan')
+    with pytest.raises(ValueError, match=r'NaN or Inf values \(1 of'):
+        backbone(images)
+    images[1, 2, 5, 7] = float('inf')
+    with pytest.raises(ValueError, match='NaN or Inf'):
+        backbone(images)
+    with pytest.raises(ValueError, match='empty batch'):
+        backbone(torch.randn(0, 3, 64, 64))
+    # Inference passes an empty batch through (nothing to normalise).
+    assert backbone.eval()(torch.randn(0, 3, 64, 64))[0].shape[0] == 0

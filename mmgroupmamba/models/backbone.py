@@ -283,6 +283,17 @@ class GroupMamba(BaseModule):
                 f'GroupMamba expects images of shape (B, {self.in_channels}, '
                 f'H, W) with H, W >= {self.min_input_size}, got '
                 f'{tuple(x.shape)}')
+        if self.training:
+            # Fail at the bad batch, not with a NaN loss iterations later;
+            # checked in training only, where one host sync is cheap.
+            if x.shape[0] == 0:
+                raise ValueError('GroupMamba got an empty batch (B = 0) in '
+                                 'training; check the data pipeline')
+            if not torch.isfinite(x).all():
+                raise ValueError(
+                    'GroupMamba input holds NaN or Inf values '
+                    f'({int((~torch.isfinite(x)).sum())} of {x.numel()}); '
+                    'check the data pipeline and normalisation')
 
     def forward(self, x):
         """Image (B, C_in, H, W) -> tuple of NCHW maps, one per out index."""
