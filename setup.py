@@ -41,6 +41,7 @@ setup(
     install_requires=['torch', 'mmengine'] + read_requirements('runtime.txt'),
     extras_require={
         'tests': read_requirements('tests.txt'),
+        'export': read_requirements('export.txt'),
         # mamba-ssm's compiled CUDA selective scan (GPU machines only).
         'cuda': ['mamba-ssm'],
     },

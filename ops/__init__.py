@@ -12,10 +12,10 @@ from typing import NamedTuple
 
 import torch
 
-from . import cpu, reference
+from . import cpu, reference, segsum
 from .reference import compute_dtype, selective_scan_ref
 
-SCAN_BACKENDS = {'reference': reference, 'cpu': cpu}
+SCAN_BACKENDS = {'reference': reference, 'cpu': cpu, 'segsum': segsum}
 
 #: Environment variable that forces the backend chosen by ``backend='auto'``.
 BACKEND_ENV_VAR = 'MMGROUPMAMBA_SCAN_BACKEND'

@@ -85,9 +85,9 @@ def grads_of(fn, inputs, out_grad_seed=1, **kwargs):
     return out.detach(), last.detach(), dict(zip(names, grads))
 
 
-def compare_with_reference(inputs, rtol=1e-10, softplus=True):
-    """cpu backend vs reference: values, last state and all gradients."""
-    out, last, grads = grads_of(selective_scan_fn, inputs, backend='cpu',
+def compare_with_reference(inputs, rtol=1e-10, softplus=True, backend='cpu'):
+    """A backend vs reference: values, last state and all gradients."""
+    out, last, grads = grads_of(selective_scan_fn, inputs, backend=backend,
                                 delta_softplus=softplus)
     ref_out, ref_last, ref_grads = grads_of(selective_scan_ref, inputs,
                                             delta_softplus=softplus)
@@ -98,27 +98,36 @@ def compare_with_reference(inputs, rtol=1e-10, softplus=True):
         assert_close(grads[name], ref_grads[name], rtol, f'grad {name}')
 
 
+FAST_BACKENDS = ['cpu', 'segsum']
+
+
+@pytest.mark.parametrize('backend', FAST_BACKENDS)
 @pytest.mark.parametrize('length', [1, 2, 7, 97, 300])
 @pytest.mark.parametrize('n', [1, 4])
-def test_matches_reference_lengths(length, n):
-    compare_with_reference(make_inputs(length=length, n=n, groups=4))
+def test_matches_reference_lengths(length, n, backend):
+    compare_with_reference(make_inputs(length=length, n=n, groups=4),
+                           backend=backend)
 
 
+@pytest.mark.parametrize('backend', FAST_BACKENDS)
 @pytest.mark.parametrize('with_D', [True, False])
 @pytest.mark.parametrize('with_z', [True, False])
 @pytest.mark.parametrize('with_bias', [True, False])
 @pytest.mark.parametrize('softplus', [True, False])
-def test_matches_reference_options(with_D, with_z, with_bias, softplus):
+def test_matches_reference_options(with_D, with_z, with_bias, softplus,
+                                   backend):
     inputs = make_inputs(length=29, with_D=with_D, with_z=with_z,
                          with_bias=with_bias)
     if not softplus:  # keep step sizes positive
         inputs['delta'] = inputs['delta'].abs()
-    compare_with_reference(inputs, softplus=softplus)
+    compare_with_reference(inputs, softplus=softplus, backend=backend)
 
 
+@pytest.mark.parametrize('backend', FAST_BACKENDS)
 @pytest.mark.parametrize('groups', [None, 1, 2, 4])
-def test_matches_reference_group_layouts(groups):
-    compare_with_reference(make_inputs(d=12, length=50, n=2, groups=groups))
+def test_matches_reference_group_layouts(groups, backend):
+    compare_with_reference(make_inputs(d=12, length=50, n=2, groups=groups),
+                           backend=backend)
 
 
 def test_groupmamba_width_grouped():
@@ -368,3 +377,19 @@ def test_bad_inputs_raise(name, value, message):
     inputs[name] = value.double() if value.is_floating_point() else value
     with pytest.raises(ValueError, match=message):
         run_scan(selective_scan_fn, inputs)
+
+
+def test_segsum_long_sequence_and_large_decays():
+    """The loop-free export backend: L = 3136 and decays of -50 per step."""
+    inputs = make_inputs(b=2, d=8, length=3136, n=1, groups=4)
+    out, last = run_scan(selective_scan_fn, inputs, delta_softplus=True,
+                         return_last_state=True, backend='segsum')
+    ref_out, ref_last = run_scan(selective_scan_ref, inputs,
+                                 delta_softplus=True, return_last_state=True)
+    assert_close(out, ref_out, 1e-10, 'out')
+    assert_close(last, ref_last, 1e-10, 'last_state')
+    inputs['delta'] = torch.full_like(inputs['delta'], 10.0)
+    inputs['A'] = torch.full_like(inputs['A'], -5.0)
+    out = run_scan(selective_scan_fn, inputs, backend='segsum')
+    assert torch.isfinite(out).all()
+    assert_close(out, run_scan(selective_scan_ref, inputs), 1e-10, 'out')

@@ -72,6 +72,7 @@ else
 fi
 
 # ---- the OpenMMLab stack, test tools and this package -----------------------
-"${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+"${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/export.txt" \
+    -r "$ROOT/requirements/tests.txt"
 "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
 log "environment ready: $VENV"
