@@ -151,7 +151,10 @@ class DirectionalSSM(nn.Module):
         dts, bs, cs = x_dbl.split([r, n, n], dim=2)
         delta = torch.einsum('bkrl,kcr->bkcl', dts, self.dt_proj_weight)
 
-        order, unorder = scan_orders(h, w, x.device)
+        # Traced (export, compile): the orders become graph ops, not a cache.
+        orders = (scan_orders.__wrapped__
+                  if torch.compiler.is_compiling() else scan_orders)
+        order, unorder = orders(h, w, x.device)
         y = selective_scan_fn(
             _permute_tokens(u, order).view(b, c, length),
             _permute_tokens(delta, order).view(b, c, length),
