@@ -1,12 +1,14 @@
 #!/usr/bin/env python
-"""Inference throughput of GroupMamba against timm peers, same process, same input.
+"""Throughput of GroupMamba against timm peers, same process, same input.
 
     python tools/benchmark.py --batch 8 --repeats 10
+    python tools/benchmark.py --batch 8 --train
 
-Each model runs in eval mode under ``torch.inference_mode`` on the same random
-batch, after warm-up; the table gives median latency, the spread (min-max) and
-images/s, plus each model's ratio to the first peer. Random weights: speed does
-not depend on their values.
+Inference: eval mode under ``torch.inference_mode``. ``--train``: one training
+step (train mode, forward, cross-entropy on random labels, backward, AdamW
+step). Every model runs on the same random batch after warm-up; the table gives
+the median time, the spread (min-max), images/s and the ratio to the first
+model. Random weights: speed does not depend on their values.
 """
 import argparse
 import statistics
@@ -25,6 +27,18 @@ GROUPMAMBA_CONFIGS = {
 }
 
 
+class TensorForward(torch.nn.Module):
+    """An mmpretrain classifier as images -> logits (both heads in training)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images):
+        logits = self.model(images, mode='tensor')
+        return sum(logits) / 2 if isinstance(logits, tuple) else logits
+
+
 def build(name, scan_backend):
     if name in GROUPMAMBA_CONFIGS:
         import mmgroupmamba  # noqa: F401
@@ -32,28 +46,54 @@ def build(name, scan_backend):
         cfg = Config.fromfile(REPO / 'configs' / GROUPMAMBA_CONFIGS[name])
         cfg.model.backbone.scan_backend = scan_backend
         cfg.model.neck.scan_backend = scan_backend
-        model = MODELS.build(cfg.model)
-        return lambda x: model(x, mode='tensor'), model
-    model = timm.create_model(name, pretrained=False)
-    return model, model
+        return TensorForward(MODELS.build(cfg.model))
+    return timm.create_model(name, pretrained=False)
 
 
-def time_model(forward, batch, warmup, repeats):
-    with torch.inference_mode():
-        for _ in range(warmup):
-            forward(batch)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            forward(batch)
-            times.append(time.perf_counter() - start)
+def inference_step(model):
+    model.eval()
+
+    def step(batch):
+        with torch.inference_mode():
+            model(batch)
+
+    return step
+
+
+def training_step(model, num_classes=1000):
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    labels = torch.randint(num_classes, (1, ))
+
+    def step(batch):
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(batch)
+        loss = torch.nn.functional.cross_entropy(
+            logits, labels.expand(len(batch)))
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def time_step(step, batch, warmup, repeats):
+    for _ in range(warmup):
+        step(batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step(batch)
+        times.append(time.perf_counter() - start)
     return times
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--models', nargs='+', default=[
-        'convnext_tiny', 'groupmamba_tiny'])
+        'convnext_tiny', 'groupmamba_tiny', 'swin_tiny_patch4_window7_224',
+        'resnet50'])
+    parser.add_argument('--train', action='store_true',
+                        help='time training steps instead of inference')
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--warmup', type=int, default=2)
@@ -67,14 +107,15 @@ def main():
     batch = torch.randn(args.batch, 3, args.size, args.size)
     rows = []
     for name in args.models:
-        forward, module = build(name, args.scan_backend)
-        module.eval()
-        times = time_model(forward, batch, args.warmup, args.repeats)
+        model = build(name, args.scan_backend)
+        step = training_step(model) if args.train else inference_step(model)
+        times = time_step(step, batch, args.warmup, args.repeats)
         median = statistics.median(times)
         rows.append((name, median, min(times), max(times),
                      args.batch / median))
     base = rows[0][4]
-    print(f'CPU inference, batch {args.batch} at {args.size}px, '
+    mode = 'training step (fwd + bwd + AdamW)' if args.train else 'inference'
+    print(f'CPU {mode}, batch {args.batch} at {args.size}px, '
           f'{torch.get_num_threads()} threads, torch {torch.__version__}, '
           f'{args.warmup} warm-up + {args.repeats} timed runs\n')
     print(f'| model | median ms | min-max ms | img/s | vs {rows[0][0]} |')
