@@ -1,0 +1,388 @@
+"""Mask R-CNN with GroupMamba in mmdet: configs, training, evaluation, inference.
+
+Everything runs on the CPU. The smoke config trains a narrow GroupMamba
+Mask R-CNN for a few iterations on drawn shapes (tools/make_coco_data.py);
+the real 1x config is built and run forward without training.
+"""
+import copy
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, run_tool
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from pycocotools.coco import COCO
+
+import mmgroupmamba  # noqa: F401
+from mmgroupmamba.models.checkpoint import (is_official_layout,
+                                            official_to_mm, read_checkpoint)
+
+T_CONFIG = REPO / 'configs' / 'maskrcnn_groupmamba_t_1x_coco.py'
+SMOKE_CONFIG = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'
+CLASSES = ('circle', 'rectangle', 'triangle')
+# Measured at build time from the T config: 20,463,304 in the backbone (the
+# classifier's 23,361,917 less its neck and heads, plus the four out norms).
+T_DETECTOR_PARAMS = 40_621_496
+# The parameters the T config exempts from weight decay although they are not
+# 1-D: the per-scan-group vectors stacked over the four groups.
+STACKED_NO_DECAY = ('ssm.D', 'ssm.out_norm_weight', 'ssm.out_norm_bias',
+                    'ssm.conv_bias')
+METRIC_KEYS = [
+    f'coco/{kind}_mAP{suffix}' for kind in ('bbox', 'segm')
+    for suffix in ('', '_50', '_75', '_s', '_m', '_l')
+]
+
+
+@pytest.fixture(scope='module', autouse=True)
+def isolated_mmdet_run():
+    """Run this module in mmdet's default scope on one thread; undo both.
+
+    The scope: Runner.from_cfg and DetInferencer make 'mmdet' the process's
+    current default scope, after which the other modules' mmpretrain builds
+    look in mmdet's registry and fail; ``overwrite_default_scope`` restores
+    the scopes on exit.
+
+    The thread: on the shared 2-core test machine, two OpenMP threads made
+    the smoke backbone's forward+backward 20-70x slower (0.08 s -> 1.7-6 s)
+    whenever another process held a core, and the iteration times with them;
+    one thread measured 0.08 s every time.
+    """
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+    torch.set_num_threads(previous_threads)
+
+
+def point_at_data(cfg, data_root):
+    """Aim the smoke config's train/val/test data at ``data_root``."""
+    root = f'{data_root}/'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        loader.dataset.data_root = root
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        evaluator.ann_file = root + 'annotations/instances_val.json'
+
+
+def data_options(data_root):
+    """The same as :func:`point_at_data`, as train.py ``--cfg-options``."""
+    root = f'{data_root}/'
+    ann = root + 'annotations/instances_val.json'
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
+    ]
+
+
+@pytest.fixture(scope='module')
+def coco_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('shapes')
+    run_tool('tools/make_coco_data.py', root, '--seed', '0')
+    return root
+
+
+@pytest.fixture(scope='module')
+def trained(coco_data, tmp_path_factory):
+    """Train the smoke config through mmengine's Runner, then evaluate it.
+
+    The evaluation runs once, through ``runner.test()`` (the same val set and
+    CocoMetric), because that returns the metrics as the evaluator made
+    them; the in-training validation is switched off here and exercised by
+    :func:`test_mim_train_runs_the_smoke_config` instead.
+
+    Returns:
+        dict: ``runner``, per-iteration ``losses``, ``metrics``, ``work_dir``.
+    """
+    cfg = Config.fromfile(SMOKE_CONFIG)
+    point_at_data(cfg, coco_data)
+    cfg.work_dir = str(tmp_path_factory.mktemp('smoke_work_dir'))
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return dict(
+        runner=runner,
+        losses=runner.message_hub.get_scalar('train/loss').data[0].tolist(),
+        metrics=runner.test(),
+        work_dir=Path(cfg.work_dir))
+
+
+@pytest.fixture(scope='module')
+def t_cfg():
+    return Config.fromfile(T_CONFIG)
+
+
+@pytest.fixture(scope='module')
+def t_detector(t_cfg):
+    """The real T detector, built but never initialised from a checkpoint."""
+    from mmdet.registry import MODELS
+    return MODELS.build(t_cfg.model)
+
+
+# ---------------------------------------------------------------- the data set
+def test_made_data_is_deterministic_coco(tmp_path):
+    for name, seed in (('a', 0), ('b', 0), ('c', 1)):
+        run_tool('tools/make_coco_data.py', tmp_path / name, '--seed', seed)
+
+    def files(name):
+        root = tmp_path / name
+        return {p.relative_to(root): p.read_bytes()
+                for p in sorted(root.rglob('*')) if p.is_file()}
+
+    assert files('a') == files('b')
+    assert files('a') != files('c')
+
+    for split, num_images in (('train', 48), ('val', 16)):
+        coco = COCO(str(tmp_path / 'a' / 'annotations' /
+                        f'instances_{split}.json'))
+        assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == \
+            list(CLASSES)
+        assert len(coco.imgs) == num_images
+        areas = []
+        for image_id, info in coco.imgs.items():
+            image = cv2.imread(str(tmp_path / 'a' / split / info['file_name']))
+            assert image.shape == (info['height'], info['width'], 3)
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
+            assert len(anns) >= 2
+            for ann in anns:
+                assert ann['iscrowd'] == 0
+                mask = coco.annToMask(ann)
+                # Polygons run through boundary pixel centres, so they cover
+                # a little less than the visible pixels that ``area`` counts.
+                assert 0.8 * ann['area'] <= mask.sum() <= ann['area']
+                x, y, w, h = ann['bbox']
+                ys, xs = np.nonzero(mask)
+                assert x <= xs.min() and xs.max() < x + w
+                assert y <= ys.min() and ys.max() < y + h
+                areas.append(ann['area'])
+        # COCO's small / medium / large ranges all occur, so no size-range
+        # metric is -1 (undefined) on this set.
+        assert min(areas) < 32**2 and max(areas) > 96**2
+        assert any(32**2 <= a <= 96**2 for a in areas)
+
+
+# ------------------------------------------------------------- smoke training
+def test_smoke_training_losses_are_finite_and_fall(trained):
+    losses = trained['losses']
+    assert len(losses) == 8
+    assert all(math.isfinite(loss) for loss in losses)
+    # Deterministic (seed 0); measured 4.55 -> 3.25 over the 8 iterations.
+    assert losses[-1] < 0.85 * losses[0]
+
+
+def test_smoke_validation_reports_coco_bbox_and_segm(trained):
+    for key in METRIC_KEYS:
+        value = trained['metrics'][key]
+        assert type(value) is float, (key, type(value))
+        assert 0.0 <= value <= 1.0, (key, value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pickle.UnpicklingError,
+    reason='mmengine 0.10.7 saves its MessageHub inside every checkpoint: '
+    "'message_hub.log_scalars' holds mmengine HistoryBuffer objects (numpy "
+    'ndarray/dtype/_reconstruct histories, statistics methods pickled '
+    "through builtins.getattr) and 'message_hub.runtime_info.eta' a numpy "
+    'float64 scalar; weights_only=True refuses all of them')
+def test_runner_checkpoint_loads_weights_only(trained):
+    path = trained['work_dir'] / 'iter_8.pth'
+    assert path.is_file()
+    assert (trained['work_dir'] / 'last_checkpoint').read_text().strip() == \
+        str(path)
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    model_state = trained['runner'].model.state_dict()
+    assert set(checkpoint['state_dict']) == set(model_state)
+
+
+def test_runner_checkpoint_unsafe_parts_are_only_the_message_hub(trained):
+    """Pins down what the xfail above is about, without unpickling anything.
+
+    If this starts failing with other globals, a new kind of pickled object
+    entered mmengine's checkpoints (for instance in the weights or the
+    optimizer state), which would matter far more than the message hub.
+    """
+    path = trained['work_dir'] / 'iter_8.pth'
+    unsafe = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    assert unsafe == {
+        'mmengine.logging.history_buffer.HistoryBuffer', 'builtins.getattr',
+        'numpy.ndarray', 'numpy.dtype', 'numpy._core.multiarray._reconstruct',
+        'numpy._core.multiarray.scalar'
+    }
+
+
+def test_det_inferencer_draws_the_trained_model(trained, coco_data, tmp_path):
+    """mmdet's DetInferencer on the trained weights writes boxes and masks.
+
+    The inferencer loads through mmengine's ``torch.load``, which cannot read
+    the Runner's checkpoint under torch >= 2.6 (see the xfail above), so the
+    trained weights are handed over as a weights-only file: the tensors and
+    the dataset's class names, nothing pickled.
+    """
+    from mmdet.apis import DetInferencer
+    runner = trained['runner']
+    weights = tmp_path / 'weights_only.pth'
+    torch.save(
+        dict(
+            state_dict=runner.model.state_dict(),
+            meta=dict(dataset_meta=runner.train_dataloader.dataset.metainfo)),
+        weights)
+    inferencer = DetInferencer(
+        model=Config.fromfile(trained['work_dir'] /
+                              'maskrcnn_groupmamba_t_smoke.py'),
+        weights=str(weights),
+        device='cpu',
+        show_progress=False)
+    assert inferencer.model.dataset_meta['classes'] == CLASSES
+    for key, value in runner.model.state_dict().items():
+        assert torch.equal(inferencer.model.state_dict()[key], value), key
+
+    image_path = coco_data / 'val' / '000000.png'
+    out_dir = tmp_path / 'out'
+    result = inferencer(
+        str(image_path),
+        out_dir=str(out_dir),
+        no_save_pred=False,
+        pred_score_thr=0.0)  # an 8-iteration model scores low: draw them all
+    prediction = result['predictions'][0]
+    assert len(prediction['labels']) > 0
+    assert len(prediction['bboxes']) == len(prediction['masks']) == \
+        len(prediction['labels'])
+    assert set(prediction['labels']) <= set(range(len(CLASSES)))
+    assert json.loads((out_dir / 'preds' / '000000.json').read_text()) \
+        .keys() >= {'labels', 'scores', 'bboxes', 'masks'}
+
+    drawn = cv2.imread(str(out_dir / 'vis' / '000000.png'))
+    original = cv2.imread(str(image_path))
+    assert drawn.shape == original.shape
+    # Boxes, mask fills and labels change a visible share of the pixels.
+    changed = np.any(drawn != original, axis=2).mean()
+    assert changed > 0.05, changed
+
+
+def test_mim_train_runs_the_smoke_config(coco_data, tmp_path):
+    """``mim train mmdet CONFIG`` (mmdet's own tools/train.py) accepts it."""
+    mim = Path(sys.executable).with_name('mim')
+    work_dir = tmp_path / 'work_dir'
+    result = subprocess.run(
+        [
+            str(mim), 'train', 'mmdet',
+            str(SMOKE_CONFIG), '--work-dir',
+            str(work_dir), '--cfg-options', 'train_cfg.max_iters=1',
+            'default_hooks.checkpoint.interval=1', *data_options(coco_data)
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))  # see isolated_mmdet_run
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert 'Training finished successfully' in result.stdout
+    assert (work_dir / 'iter_1.pth').is_file()
+
+
+# ---------------------------------------------------------------- real config
+def test_t_config_builds_the_paper_sized_detector(t_cfg, t_detector):
+    backbone = t_cfg.model.backbone
+    assert backbone.type == 'GroupMamba' and backbone.arch == 'tiny'
+    assert t_cfg.model.neck.in_channels == [64, 128, 348, 448]
+    assert t_cfg.train_dataloader.batch_size == 2
+    assert t_cfg.auto_scale_lr.base_batch_size == 16
+    assert sum(p.numel() for p in t_detector.parameters()) == \
+        T_DETECTOR_PARAMS  # the paper: 40M
+
+
+def test_t_config_detects_on_one_image(t_cfg):
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    cfg = copy.deepcopy(t_cfg)
+    # Untrained class scores sit near 1/81, under the 0.05 threshold: keep
+    # them so that the box and mask branches really run to the end.
+    cfg.model.test_cfg.rcnn.score_thr = 0.0
+    detector = MODELS.build(cfg.model).eval()
+    torch.manual_seed(0)
+    image = torch.randint(0, 256, (3, 320, 320), dtype=torch.uint8)
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(320, 320), ori_shape=(320, 320),
+            scale_factor=(1.0, 1.0)))
+    with torch.no_grad():
+        result = detector.test_step(dict(inputs=[image],
+                                          data_samples=[sample]))[0]
+    pred = result.pred_instances
+    num = len(pred)
+    assert 0 < num <= cfg.model.test_cfg.rcnn.max_per_img
+    assert pred.bboxes.shape == (num, 4)
+    assert pred.masks.shape == (num, 320, 320)
+    assert pred.labels.min() >= 0 and pred.labels.max() < 80
+    assert torch.all((pred.scores >= 0) & (pred.scores <= 1))
+    assert torch.isfinite(pred.bboxes).all()
+
+
+def test_t_config_weight_decay_split(t_cfg, t_detector):
+    """No decay exactly where the official ImageNet training had none."""
+    optim_wrapper = build_optim_wrapper(t_detector, t_cfg.optim_wrapper)
+    decay_of = {}
+    for group in optim_wrapper.optimizer.param_groups:
+        assert group['lr'] == 1e-4
+        for param in group['params']:
+            decay_of[id(param)] = group['weight_decay']
+    named = list(t_detector.named_parameters())
+    assert len(decay_of) == len(named)
+    for name, param in named:
+        no_decay = param.ndim <= 1 or name.endswith(STACKED_NO_DECAY)
+        assert decay_of[id(param)] == (0.0 if no_decay else 0.05), name
+    # Spot checks of the rule's intent.
+    decay = {name: decay_of[id(param)] for name, param in named}
+    block = 'backbone.stages.2.blocks.0.mixer.'
+    assert decay['backbone.stem.conv.1.weight'] == 0.0  # a stem BatchNorm
+    assert decay[block + 'ssm.D'] == 0.0
+    assert decay[block + 'ssm.A_log'] == 0.05  # 2-D officially, decayed
+    assert decay[block + 'ssm.dt_bias'] == 0.05  # 2-D officially, decayed
+    assert decay[block + 'skip_scale'] == 0.0
+    assert decay['neck.lateral_convs.0.conv.bias'] == 0.0
+    assert decay['roi_head.bbox_head.fc_cls.weight'] == 0.05
+
+
+@pytest.mark.parametrize('fixture', ['official_tiny_path', 'converted_tiny_path'])
+def test_t_config_loads_official_and_converted_weights(t_cfg, fixture,
+                                                       request):
+    from mmdet.registry import MODELS
+    path = request.getfixturevalue(fixture)
+    cfg = copy.deepcopy(t_cfg)
+    cfg.model.backbone.init_cfg.checkpoint = str(path)
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    expected = read_checkpoint(str(path))
+    if is_official_layout(expected):
+        expected = official_to_mm(expected)
+    loaded = detector.state_dict()
+    backbone_keys = [k for k in loaded if k.startswith('backbone.')]
+    new_norms = {f'backbone.norm{i}.{p}' for i in range(4)
+                 for p in ('weight', 'bias')}
+    assert set(backbone_keys) - set(expected) == new_norms
+    for key in backbone_keys:
+        if key not in new_norms:
+            assert torch.equal(loaded[key], expected[key]), key
+
+
+def test_t_config_missing_checkpoint_fails_loudly(t_cfg, tmp_path,
+                                                  monkeypatch):
+    """The shipped path, relative to a folder that lacks it: init fails."""
+    from mmdet.registry import MODELS
+    monkeypatch.chdir(tmp_path)
+    detector = MODELS.build(t_cfg.model)
+    with pytest.raises(FileNotFoundError,
+                       match='checkpoints/groupmamba_t_in1k.pth'):
+        detector.init_weights()
