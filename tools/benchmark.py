@@ -19,24 +19,14 @@ import timm
 import torch
 from mmengine.config import Config
 
+from mmgroupmamba.wrappers import ClassifierLogits
+
 REPO = Path(__file__).resolve().parents[1]
 GROUPMAMBA_CONFIGS = {
     'groupmamba_tiny': 'groupmamba_t_in1k.py',
     'groupmamba_small': 'groupmamba_s_in1k.py',
     'groupmamba_base': 'groupmamba_b_in1k.py',
 }
-
-
-class TensorForward(torch.nn.Module):
-    """An mmpretrain classifier as images -> logits (both heads in training)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images):
-        logits = self.model(images, mode='tensor')
-        return sum(logits) / 2 if isinstance(logits, tuple) else logits
 
 
 def build(name, scan_backend):
@@ -46,7 +36,7 @@ def build(name, scan_backend):
         cfg = Config.fromfile(REPO / 'configs' / GROUPMAMBA_CONFIGS[name])
         cfg.model.backbone.scan_backend = scan_backend
         cfg.model.neck.scan_backend = scan_backend
-        return TensorForward(MODELS.build(cfg.model))
+        return ClassifierLogits(MODELS.build(cfg.model))
     return timm.create_model(name, pretrained=False)
 
 

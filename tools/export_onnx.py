@@ -20,21 +20,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from mmgroupmamba.wrappers import ClassifierLogits
+
 # mmengine 0.10.7 imports pkg_resources; its deprecation notice is not ours.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 MIN_DYNAMIC_SIZE = 33
-
-
-class ClassifierLogits(torch.nn.Module):
-    """An mmpretrain classifier as image (B, 3, H, W) -> logits (B, classes)."""
-
-    def __init__(self, classifier):
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, image):
-        return self.classifier(image, mode='tensor')
 
 
 class BackboneMaps(torch.nn.Module):

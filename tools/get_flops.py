@@ -22,6 +22,7 @@ from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config
 
 from mmgroupmamba.ops import TRACED_SCAN_OPS, selective_scan_flops
+from mmgroupmamba.wrappers import ClassifierLogits
 
 # mmengine 0.10.7 imports pkg_resources; its deprecation notice is not ours.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
@@ -43,17 +44,6 @@ def scan_flop_handle(inputs, outputs):
                                 with_D=with_D)
 
 
-class TensorForward(torch.nn.Module):
-    """Wrap an mmpretrain classifier so the tracer calls ``mode='tensor'``."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs):
-        return self.model(inputs, mode='tensor')
-
-
 def build_classifier(config):
     import mmgroupmamba  # noqa: F401  (registers the models)
     from mmpretrain.registry import MODELS
@@ -70,7 +60,8 @@ def build_classifier(config):
 
 def count(model, shape):
     """Run the analysis; return (FlopAnalyzer, number of scan calls)."""
-    analyzer = FlopAnalyzer(TensorForward(model), (torch.randn(1, 3, *shape), ))
+    analyzer = FlopAnalyzer(ClassifierLogits(model),
+                            (torch.randn(1, 3, *shape), ))
     for name in TRACED_SCAN_OPS:
         analyzer.set_op_handle(name, scan_flop_handle)
     analyzer.unsupported_ops_warnings(False)
@@ -90,14 +81,13 @@ def parts_table(model, analyzer):
     """Rows (part, params, GFLOPs) for stem, each stage, neck and head."""
     by_module = analyzer.by_module()
     rows = []
-    names = ['model.backbone.stem'] + [
-        f'model.backbone.stages.{i}'
-        for i in range(len(model.backbone.stages))
-    ] + ['model.neck', 'model.head']
+    names = ['backbone.stem'] + [
+        f'backbone.stages.{i}' for i in range(len(model.backbone.stages))
+    ] + ['neck', 'head']
     for name in names:
-        module = model.get_submodule(name[len('model.'):])
+        module = model.get_submodule(name)
         params = sum(p.numel() for p in module.parameters())
-        rows.append((name[len('model.'):], params, by_module[name] / 1e9))
+        rows.append((name, params, by_module[f'classifier.{name}'] / 1e9))
     return rows
 
 
