@@ -75,13 +75,12 @@ def export(module, path, static_size=None, sample_size=64):
         # Batch 2 and 64 px: torch.export specialises dimensions of size 1.
         sample = torch.randn(2, 3, sample_size, sample_size)
         dim = torch.export.Dim
-        dynamic_shapes = {
-            'image': {
-                0: dim('batch', max=4096),
-                2: dim('height', min=MIN_DYNAMIC_SIZE, max=4096),
-                3: dim('width', min=MIN_DYNAMIC_SIZE, max=4096),
-            }
-        }
+        # Positional (one entry per input), whatever the forward calls it.
+        dynamic_shapes = ({
+            0: dim('batch', max=4096),
+            2: dim('height', min=MIN_DYNAMIC_SIZE, max=4096),
+            3: dim('width', min=MIN_DYNAMIC_SIZE, max=4096),
+        }, )
     with torch.no_grad():
         torch.onnx.export(
             module, (sample, ), path, dynamo=True, input_names=['image'],
