@@ -136,10 +136,11 @@ def test_groupmamba_width_grouped():
         make_inputs(b=2, d=348, length=196, groups=4, with_z=False))
 
 
-def test_long_sequence_values():
+@pytest.mark.parametrize('backend', FAST_BACKENDS)
+def test_long_sequence_values(backend):
     inputs = make_inputs(b=2, d=8, length=3136, n=1, groups=4)
     out, last = run_scan(selective_scan_fn, inputs, delta_softplus=True,
-                         return_last_state=True, backend='cpu')
+                         return_last_state=True, backend=backend)
     ref_out, ref_last = run_scan(selective_scan_ref, inputs,
                                  delta_softplus=True, return_last_state=True)
     assert_close(out, ref_out, 1e-10, 'out')
@@ -163,7 +164,8 @@ def test_gradcheck_cpu_backend():
             tuple(inputs[k] for k in INPUT_NAMES))
 
 
-def test_large_decays_long_sequence():
+@pytest.mark.parametrize('backend', FAST_BACKENDS)
+def test_large_decays_long_sequence(backend):
     """delta * A around -50 per step: stays finite and exact (float32 too)."""
     inputs = make_inputs(b=2, d=8, length=3136, n=2, groups=2)
     inputs['A'] = torch.full_like(inputs['A'], -50.0)
@@ -174,10 +176,11 @@ def test_large_decays_long_sequence():
         cast = {k: None if v is None else v.to(dtype)
                 for k, v in inputs.items()}
         out = run_scan(selective_scan_fn, cast, delta_softplus=False,
-                       backend='cpu')
+                       backend=backend)
         assert torch.isfinite(out).all()
         assert_close(out.double(), ref, rtol, str(dtype))
-    compare_with_reference(truncated(inputs, 300), softplus=False)
+    compare_with_reference(truncated(inputs, 300), softplus=False,
+                           backend=backend)
 
 
 def test_float32_vs_float64_reference():
@@ -378,18 +381,3 @@ def test_bad_inputs_raise(name, value, message):
     with pytest.raises(ValueError, match=message):
         run_scan(selective_scan_fn, inputs)
 
-
-def test_segsum_long_sequence_and_large_decays():
-    """The loop-free export backend: L = 3136 and decays of -50 per step."""
-    inputs = make_inputs(b=2, d=8, length=3136, n=1, groups=4)
-    out, last = run_scan(selective_scan_fn, inputs, delta_softplus=True,
-                         return_last_state=True, backend='segsum')
-    ref_out, ref_last = run_scan(selective_scan_ref, inputs,
-                                 delta_softplus=True, return_last_state=True)
-    assert_close(out, ref_out, 1e-10, 'out')
-    assert_close(last, ref_last, 1e-10, 'last_state')
-    inputs['delta'] = torch.full_like(inputs['delta'], 10.0)
-    inputs['A'] = torch.full_like(inputs['A'], -5.0)
-    out = run_scan(selective_scan_fn, inputs, backend='segsum')
-    assert torch.isfinite(out).all()
-    assert_close(out, run_scan(selective_scan_ref, inputs), 1e-10, 'out')
