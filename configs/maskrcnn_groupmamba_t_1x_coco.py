@@ -7,6 +7,11 @@
 # from the base. On fewer GPUs, keep 16 images in all or pass --auto-scale-lr.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmgroupmamba'], allow_failed_imports=False)
+# Checkpoints that torch.load(weights_only=True) reads (resume, load_from,
+# mim test, DetInferencer), written atomically: see mmgroupmamba/engine/.
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+default_hooks = dict(
+    checkpoint=dict(backend_args=dict(backend='atomic_local')))
 
 # ImageNet weights: the official release file (groupmamba_tiny_ema.pth) loads
 # as is, and so does its converted form
