@@ -1,9 +1,11 @@
-"""Shared fixtures: the official golden case and checkpoints made from it.
+"""Shared fixtures: the official golden case and checkpoints made from it;
+helpers shared by the detection and segmentation tests.
 
 The golden outputs and the seeded-weight generator live in ``shared/golden``
 beside the checkout (``../shared``), or wherever ``MMGROUPMAMBA_SHARED``
 points. They are required: the parity tests fail, never skip, without them.
 """
+import contextlib
 import importlib.util
 import os
 import subprocess
@@ -12,6 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+
+from mmgroupmamba.models.checkpoint import (is_official_layout,
+                                            official_to_mm, read_checkpoint)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs'
@@ -72,3 +79,79 @@ def converted_tiny_path(official_tiny_path, tmp_path_factory):
     out = tmp_path_factory.mktemp('converted') / 'groupmamba_t_mm.pth'
     run_tool('tools/convert_official.py', official_tiny_path, out)
     return out
+
+
+@contextlib.contextmanager
+def one_thread_in_scope(scope):
+    """Run the block in an OpenMMLab default scope on one thread; undo both.
+
+    The scope: Runner.from_cfg and the inferencers make their library the
+    process's current default scope, after which other modules' builds look
+    in the wrong registry; ``overwrite_default_scope`` restores it on exit.
+
+    The thread: on the shared 2-core test machine, two OpenMP threads made a
+    smoke backbone's forward+backward 20-70x slower (0.08 s -> 1.7-6 s)
+    whenever another process held a core; one thread measured 0.08 s every
+    time.
+
+    Args:
+        scope (str): 'mmdet', 'mmseg' or 'mmpretrain'.
+    """
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with DefaultScope.overwrite_default_scope(scope):
+            yield
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+# The parameters the dense configs exempt from weight decay although they are
+# not 1-D: the per-scan-group vectors stacked over the four groups.
+STACKED_NO_DECAY = ('ssm.D', 'ssm.out_norm_weight', 'ssm.out_norm_bias',
+                    'ssm.conv_bias')
+
+
+def check_weight_decay_split(model, optim_wrapper_cfg, lr, weight_decay):
+    """Assert the dense configs' rule: no decay exactly where the official
+    ImageNet training had none (1-D tensors and the stacked scan vectors).
+
+    Args:
+        model (nn.Module): The detector or segmentor.
+        optim_wrapper_cfg (dict): Its config's ``optim_wrapper``.
+        lr (float): The LR every group must have.
+        weight_decay (float): The decay of every other parameter.
+
+    Returns:
+        dict[str, float]: The weight decay of each named parameter, for
+        spot checks.
+    """
+    optim_wrapper = build_optim_wrapper(model, optim_wrapper_cfg)
+    decay_of = {}
+    for group in optim_wrapper.optimizer.param_groups:
+        assert group['lr'] == lr
+        for param in group['params']:
+            decay_of[id(param)] = group['weight_decay']
+    named = list(model.named_parameters())
+    assert len(decay_of) == len(named)
+    for name, param in named:
+        no_decay = param.ndim <= 1 or name.endswith(STACKED_NO_DECAY)
+        assert decay_of[id(param)] == (0.0 if no_decay else weight_decay), \
+            name
+    return {name: decay_of[id(param)] for name, param in named}
+
+
+def check_backbone_loaded(model, path):
+    """Assert that ``model.backbone`` holds the weights of checkpoint ``path``
+    (official or converted layout); only the dense out norms are new."""
+    expected = read_checkpoint(str(path))
+    if is_official_layout(expected):
+        expected = official_to_mm(expected)
+    loaded = model.state_dict()
+    backbone_keys = [k for k in loaded if k.startswith('backbone.')]
+    new_norms = {f'backbone.norm{i}.{p}' for i in range(4)
+                 for p in ('weight', 'bias')}
+    assert set(backbone_keys) - set(expected) == new_norms
+    for key in backbone_keys:
+        if key not in new_norms:
+            assert torch.equal(loaded[key], expected[key]), key

@@ -16,16 +16,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, run_tool
+from conftest import (REPO, check_backbone_loaded, check_weight_decay_split,
+                      one_thread_in_scope, run_tool)
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from pycocotools.coco import COCO
 
 import mmgroupmamba  # noqa: F401
-from mmgroupmamba.models.checkpoint import (is_official_layout,
-                                            official_to_mm, read_checkpoint)
 
 T_CONFIG = REPO / 'configs' / 'maskrcnn_groupmamba_t_1x_coco.py'
 SMOKE_CONFIG = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'
@@ -33,10 +30,6 @@ CLASSES = ('circle', 'rectangle', 'triangle')
 # Measured at build time from the T config: 20,463,304 in the backbone (the
 # classifier's 23,361,917 less its neck and heads, plus the four out norms).
 T_DETECTOR_PARAMS = 40_621_496
-# The parameters the T config exempts from weight decay although they are not
-# 1-D: the per-scan-group vectors stacked over the four groups.
-STACKED_NO_DECAY = ('ssm.D', 'ssm.out_norm_weight', 'ssm.out_norm_bias',
-                    'ssm.conv_bias')
 METRIC_KEYS = [
     f'coco/{kind}_mAP{suffix}' for kind in ('bbox', 'segm')
     for suffix in ('', '_50', '_75', '_s', '_m', '_l')
@@ -45,23 +38,9 @@ METRIC_KEYS = [
 
 @pytest.fixture(scope='module', autouse=True)
 def isolated_mmdet_run():
-    """Run this module in mmdet's default scope on one thread; undo both.
-
-    The scope: Runner.from_cfg and DetInferencer make 'mmdet' the process's
-    current default scope, after which the other modules' mmpretrain builds
-    look in mmdet's registry and fail; ``overwrite_default_scope`` restores
-    the scopes on exit.
-
-    The thread: on the shared 2-core test machine, two OpenMP threads made
-    the smoke backbone's forward+backward 20-70x slower (0.08 s -> 1.7-6 s)
-    whenever another process held a core, and the iteration times with them;
-    one thread measured 0.08 s every time.
-    """
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('mmdet'):
+    """This module runs in mmdet's scope on one thread (see conftest)."""
+    with one_thread_in_scope('mmdet'):
         yield
-    torch.set_num_threads(previous_threads)
 
 
 def point_at_data(cfg, data_root):
@@ -309,19 +288,9 @@ def test_t_config_detects_on_one_image(t_cfg):
 
 def test_t_config_weight_decay_split(t_cfg, t_detector):
     """No decay exactly where the official ImageNet training had none."""
-    optim_wrapper = build_optim_wrapper(t_detector, t_cfg.optim_wrapper)
-    decay_of = {}
-    for group in optim_wrapper.optimizer.param_groups:
-        assert group['lr'] == 1e-4
-        for param in group['params']:
-            decay_of[id(param)] = group['weight_decay']
-    named = list(t_detector.named_parameters())
-    assert len(decay_of) == len(named)
-    for name, param in named:
-        no_decay = param.ndim <= 1 or name.endswith(STACKED_NO_DECAY)
-        assert decay_of[id(param)] == (0.0 if no_decay else 0.05), name
+    decay = check_weight_decay_split(t_detector, t_cfg.optim_wrapper,
+                                     lr=1e-4, weight_decay=0.05)
     # Spot checks of the rule's intent.
-    decay = {name: decay_of[id(param)] for name, param in named}
     block = 'backbone.stages.2.blocks.0.mixer.'
     assert decay['backbone.stem.conv.1.weight'] == 0.0  # a stem BatchNorm
     assert decay[block + 'ssm.D'] == 0.0
@@ -341,17 +310,7 @@ def test_t_config_loads_official_and_converted_weights(t_cfg, fixture,
     cfg.model.backbone.init_cfg.checkpoint = str(path)
     detector = MODELS.build(cfg.model)
     detector.init_weights()
-    expected = read_checkpoint(str(path))
-    if is_official_layout(expected):
-        expected = official_to_mm(expected)
-    loaded = detector.state_dict()
-    backbone_keys = [k for k in loaded if k.startswith('backbone.')]
-    new_norms = {f'backbone.norm{i}.{p}' for i in range(4)
-                 for p in ('weight', 'bias')}
-    assert set(backbone_keys) - set(expected) == new_norms
-    for key in backbone_keys:
-        if key not in new_norms:
-            assert torch.equal(loaded[key], expected[key]), key
+    check_backbone_loaded(detector, path)
 
 
 def test_t_config_missing_checkpoint_fails_loudly(t_cfg, tmp_path,
