@@ -174,6 +174,19 @@ def test_made_data_is_deterministic_ade20k(tmp_path):
             assert set(np.unique(label).tolist()) <= DRAWN_LABELS
 
 
+@pytest.mark.parametrize('option, value, message', [
+    ('--height', 16, 'at least 32x32'),
+    ('--num-val', 0, 'at least one image'),
+])
+def test_made_data_refuses_bad_sizes(tmp_path, option, value, message):
+    result = subprocess.run(
+        [sys.executable, 'tools/make_ade_data.py', str(tmp_path / 'out'),
+         option, str(value)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / 'out').exists()
+
+
 def test_mmseg_reads_the_made_set_with_reduce_zero_label(ade_data):
     """The smoke config's train set, as mmseg loads it: 150-class labels."""
     from mmseg.registry import DATASETS
@@ -334,6 +347,16 @@ def test_cpu_processes_refuse_sync_bn_with_the_keys_to_change(tmp_path):
         assert (f"model.{head}.norm_cfg=dict(type='BN', requires_grad=True)"
                 in result.stderr)
     assert list(tmp_path.iterdir()) == []  # stopped before the Runner
+
+
+def test_cpu_launcher_outside_torchrun_says_how_to_start(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/dist_train_cpu.py', str(SMOKE_CONFIG),
+         '--work-dir', str(tmp_path)], cwd=REPO, capture_output=True,
+        text=True, env={k: v for k, v in ONE_THREAD.items()
+                        if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')})
+    assert result.returncode != 0
+    assert 'start this script with torchrun' in result.stderr
 
 
 def test_real_config_in_one_process_runs_sync_bn_as_bn(t_cfg, tmp_path):
