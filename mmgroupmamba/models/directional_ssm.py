@@ -5,49 +5,22 @@ The official code builds four separate single-direction SS2D modules
 They have identical shapes, so this module keeps their parameters stacked along
 a leading group axis of size 4 and runs every step once for all groups: one
 batched projection instead of four, one depthwise convolution, and ONE scan
-call with the four groups' B/C as mamba-ssm's grouped ``(b, g, n, l)`` form.
+call, :func:`mmgroupmamba.ops.directional_scan_fn`, in which channel group k
+scans the token grid in direction k with its own B/C (the backend decides how:
+a gather per direction or a kernel that walks the four orders in place).
 Group k's parameters are exactly the official ``mamba_g{k+1}`` tensors
 (``checkpoint.py`` stacks/unstacks them).
 """
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmgroupmamba.ops import selective_scan_fn
-
-NUM_DIRECTIONS = 4
-
-
-@functools.lru_cache(maxsize=128)
-def scan_orders(height, width, device):
-    """Token orders of the four scan directions on an ``height x width`` grid.
-
-    Tokens are numbered row-major (``h * width + w``). Group 0 scans row-major,
-    group 1 column-major (top to bottom, columns left to right), groups 2 and 3
-    the same two orders reversed.
-
-    Returns:
-        tuple[Tensor, Tensor]: ``order`` (4, L) with ``order[k, i]`` = the
-        row-major index of the i-th token group k visits, and its inverse
-        ``unorder`` (4, L) with ``unorder[k, order[k, i]] = i``.
-    """
-    length = height * width
-    row_major = torch.arange(length, device=device)
-    col_major = row_major.view(height, width).t().reshape(-1)
-    order = torch.stack(
-        [row_major, col_major,
-         row_major.flip(0), col_major.flip(0)])
-    unorder = torch.empty_like(order)
-    unorder.scatter_(1, order, row_major.expand(NUM_DIRECTIONS, -1))
-    return order, unorder
-
-
-def _permute_tokens(x, index):
-    """Reorder the last axis of ``x`` (B, 4, c, L) per group with ``index`` (4, L)."""
-    return x.gather(-1, index[None, :, None, :].expand_as(x))
+from mmgroupmamba.ops import directional_scan_fn
+# scan_orders is re-exported: the scan directions are the model's, and
+# tools/visualize.py draws them from here.
+from mmgroupmamba.ops.directions import NUM_DIRECTIONS, scan_orders  # noqa: F401
 
 
 class DirectionalSSM(nn.Module):
@@ -146,30 +119,29 @@ class DirectionalSSM(nn.Module):
                      self.conv_bias.view(c), padding=1, groups=c))
         u = u.reshape(b, k, g, length)
 
-        # Projections are per token, so they run before reordering.
+        # Projections are per token, in row-major token order.
         x_dbl = torch.einsum('bkcl,kjc->bkjl', u, self.x_proj_weight)
         dts, bs, cs = x_dbl.split([r, n, n], dim=2)
         delta = torch.einsum('bkrl,kcr->bkcl', dts, self.dt_proj_weight)
 
-        # Traced (export, compile): the orders become graph ops, not a cache.
-        orders = (scan_orders.__wrapped__
-                  if torch.compiler.is_compiling() else scan_orders)
-        order, unorder = orders(h, w, x.device)
-        y = selective_scan_fn(
-            _permute_tokens(u, order).view(b, c, length),
-            _permute_tokens(delta, order).view(b, c, length),
+        # Token-major views of the channel-major tensors (eager: no copies); the
+        # backend walks each group's direction itself.
+        y = directional_scan_fn(
+            u.reshape(b, c, length).transpose(1, 2),
+            delta.reshape(b, c, length).transpose(1, 2),
             self.decay_rates(torch.float64 if u.dtype == torch.float64 else
                              torch.float32),
-            _permute_tokens(bs, order),
-            _permute_tokens(cs, order),
+            bs.permute(0, 3, 1, 2),
+            cs.permute(0, 3, 1, 2),
             D=self.D.view(c),
             delta_bias=self.dt_bias.view(c),
             delta_softplus=True,
+            height=h,
+            width=w,
             backend=self.scan_backend)
-        y = _permute_tokens(y.view(b, k, g, length), unorder)
 
-        # (B, 4, g, L) -> (B, L, 4, g): per-group LayerNorm, gate, projection.
-        y = y.permute(0, 3, 1, 2)
+        # (B, L, 4, g): per-group LayerNorm, gate, projection.
+        y = y.reshape(b, length, k, g)  # a view for the built-in backends
         y = F.layer_norm(y, (g, ), eps=1e-5)
         y = y * self.out_norm_weight + self.out_norm_bias
         y = y * F.silu(z.reshape(b, length, k, g).to(y.dtype))
