@@ -228,6 +228,9 @@ class _FusedScan(torch.autograd.Function):
 def _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, sizes):
     """Fused scan through autograd only when something needs a gradient."""
     inputs = (u, delta, A, B, C, D, z, delta_bias)
+    if u.numel() == 0:  # an empty batch: nothing to launch
+        return torch.zeros_like(u), u.new_zeros(sizes.batch, sizes.channels,
+                                               sizes.n_state)
     if torch.is_grad_enabled() and any(
             x is not None and x.requires_grad for x in inputs):
         return _FusedScan.apply(*inputs, delta_softplus, sizes)

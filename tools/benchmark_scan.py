@@ -7,9 +7,16 @@ the reference and the cpu backend, forward and forward + backward (gradients
 for every input), and of a plain copy of the bytes the scan must read and
 write (u, delta, B, C in, out), as the memory-bound floor.
 
+With a CUDA device (or ``--gpu-only``), a GPU section follows: the layer's
+four-direction call (``directional_scan_fn``, inputs laid out as the model
+passes them) at batch 128 for the reference, cpu, triton and, if installed,
+cuda (mamba-ssm) backends, forward and forward + backward, with the achieved
+GB/s of the bytes the scan must move against the device's peak bandwidth.
+
 Usage::
 
     python tools/benchmark_scan.py --batch 1 8 --repeats 20 --threads 2
+    python tools/benchmark_scan.py --gpu-only --gpu-batch 128
 """
 import argparse
 import statistics
@@ -17,7 +24,8 @@ import time
 
 import torch
 
-from mmgroupmamba.ops import selective_scan_fn
+from mmgroupmamba.ops import (available_backends, directional_scan_fn,
+                              selective_scan_fn)
 
 # (channels C, tokens H * W) of the four GroupMamba-T stages at 224 px.
 STAGES = ((64, 3136), (128, 784), (348, 196), (448, 49))
@@ -129,17 +137,116 @@ def bench_row(batch, channels, length, repeats):
     return cells
 
 
-def main():
-    """Parse the options, run every shape, print the markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
-    parser.add_argument('--repeats', type=int, default=20)
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads (default: torch default)')
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+# Stage grids (H, W) of GroupMamba-T at 224 px, matching STAGES.
+GRIDS = ((56, 56), (28, 28), (14, 14), (7, 7))
+GPU_BACKENDS = ('reference', 'cpu', 'triton', 'cuda')
 
+
+def directional_inputs(batch, channels, height, width, device):
+    """A layer's scan inputs as DirectionalSSM passes them: u, delta are
+    (b, L, d) views of (b, d, L) tensors, B, C (b, L, 4, 1) views of
+    (b, 4, 1, L); all require grad.
+
+    Returns:
+        dict[str, torch.Tensor]: The leaves, and 'views' of them in the
+        layout the scan call takes.
+    """
+    flat = make_inputs(batch, channels, height * width)
+    leaves = {k: v.detach().to(device).requires_grad_()
+              for k, v in flat.items()}
+    views = dict(leaves, u=leaves['u'].transpose(1, 2),
+                 delta=leaves['delta'].transpose(1, 2),
+                 B=leaves['B'].permute(0, 3, 1, 2),
+                 C=leaves['C'].permute(0, 3, 1, 2))
+    return leaves, views
+
+
+def directional_step(leaves, views, height, width, backend, backward):
+    """A closure running one layer scan (forward, or forward + backward)."""
+
+    def run():
+        with torch.set_grad_enabled(backward):
+            out = directional_scan_fn(
+                views['u'], views['delta'], views['A'], views['B'],
+                views['C'], D=views['D'], delta_bias=views['delta_bias'],
+                delta_softplus=True, height=height, width=width,
+                backend=backend)
+        if backward:
+            torch.autograd.grad(out, list(leaves.values()),
+                                torch.ones_like(out))
+
+    return run
+
+
+def scan_bytes(batch, channels, length, backward):
+    """Bytes a scan must move at least, float32, n = 1: forward reads u,
+    delta, B, C and writes out; the backward also reads them and grad_out
+    and writes grads of u, delta, B, C (per-channel parameters ignored)."""
+    tokens = batch * length * channels
+    bc = batch * length * GROUPS
+    forward = 3 * tokens + 2 * bc
+    total = forward + (5 * tokens + 4 * bc if backward else 0)
+    return 4 * total
+
+
+def peak_bandwidth_gbs(device):
+    """Peak memory bandwidth of a CUDA device in GB/s (double data rate)."""
+    props = torch.cuda.get_device_properties(device)
+    return 2 * props.memory_clock_rate * 1e3 * props.memory_bus_width / 8 / 1e9
+
+
+def cuda_median_ms(fn, repeats, warmup):
+    """Median CUDA-event time of ``fn()`` in milliseconds after warm-up."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def gpu_section(batch, repeats):
+    """Time every available backend on the GPU; print a markdown table."""
+    device = torch.device('cuda')
+    peak = peak_bandwidth_gbs(device)
+    status = available_backends(device)
+    backends = [name for name in GPU_BACKENDS if status[name].available]
+    skipped = {name: status[name].reason for name in GPU_BACKENDS
+               if not status[name].available}
+    print(f'\nGPU: {torch.cuda.get_device_name(device)}, peak memory '
+          f'bandwidth {peak:.0f} GB/s; batch {batch}, float32, '
+          f'directional_scan_fn as the model calls it; median ms of '
+          f'{repeats} (reference: 3) after warm-up; GB/s = bytes the scan '
+          'must move / time.')
+    for name, reason in skipped.items():
+        print(f'- {name}: not run ({reason})')
+    header = ['C', 'H x W', 'backend', 'fwd ms', 'fwd GB/s', 'fwd % peak',
+              'f+b ms', 'f+b GB/s', 'f+b % peak']
+    print('\n| ' + ' | '.join(header) + ' |')
+    print('|' + '---|' * len(header))
+    for (channels, length), (height, width) in zip(STAGES, GRIDS):
+        leaves, views = directional_inputs(batch, channels, height, width,
+                                           device)
+        for backend in backends:
+            reps = 3 if backend == 'reference' else repeats
+            cells = [f'{channels}', f'{height} x {width}', backend]
+            for backward in (False, True):
+                ms = cuda_median_ms(
+                    directional_step(leaves, views, height, width, backend,
+                                     backward), reps, warmup=2)
+                gbs = scan_bytes(batch, channels, length, backward) / ms / 1e6
+                cells += [f'{ms:.3f}', f'{gbs:.0f}', f'{gbs / peak:.0%}']
+            print('| ' + ' | '.join(cells) + ' |', flush=True)
+
+
+def cpu_section(args):
+    """The CPU table: reference vs cpu backend and the copy floor."""
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'float32; median ms of {args.repeats} repeats (reference: 3 at '
           'l >= 1000) after warm-up. fwd: forward under no_grad; f+b: '
@@ -155,6 +262,31 @@ def main():
         for channels, length in STAGES:
             cells = bench_row(batch, channels, length, args.repeats)
             print('| ' + ' | '.join(cells) + ' |', flush=True)
+
+
+
+def main():
+    """Parse the options, run every shape, print the markdown tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads (default: torch default)')
+    parser.add_argument('--gpu-batch', type=int, default=128,
+                        help='batch of the GPU section (default: 128)')
+    parser.add_argument('--gpu-only', action='store_true',
+                        help='skip the CPU table; fails without CUDA')
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.gpu_only and not torch.cuda.is_available():
+        parser.error('--gpu-only needs a CUDA device; none is visible')
+    if not args.gpu_only:
+        cpu_section(args)
+    if torch.cuda.is_available():
+        gpu_section(args.gpu_batch, args.repeats)
+    else:
+        print('\nNo CUDA device: GPU section skipped.')
 
 
 if __name__ == '__main__':
