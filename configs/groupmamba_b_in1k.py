@@ -1,8 +1,2 @@
-# GroupMamba-B on ImageNet-1k: GroupMamba-T's config with the base arch
-# (the official code trains every size with the same recipe).
-_base_ = './groupmamba_t_in1k.py'
-
-model = dict(
-    backbone=dict(arch='base'),
-    neck=dict(in_channels=512),
-    head=dict(in_channels=512))
+# Short name of groupmamba_b_8xb128_in1k.py (the recipe: 8 GPUs x 128 images).
+_base_ = './groupmamba_b_8xb128_in1k.py'

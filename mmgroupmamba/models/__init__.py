@@ -1,8 +1,8 @@
 """GroupMamba models. Importing this registers them in mmengine's root MODELS.
 
 The backbone and the neck need only mmengine and timm, so mmdet-only or
-mmseg-only installs work; the dual linear head subclasses mmpretrain's
-``ClsHead`` and is registered when mmpretrain is installed.
+mmseg-only installs work; the dual linear head and the distillation
+classifier subclass mmpretrain's and are registered when it is installed.
 """
 import importlib.util
 
@@ -18,6 +18,7 @@ __all__ = [
 
 if importlib.util.find_spec('mmpretrain') is not None:
     from ..model_zoo import register_model_index
+    from .distiller import DistillationClassifier  # noqa: F401
     from .heads import DualLinearClsHead  # noqa: F401
-    __all__.append('DualLinearClsHead')
+    __all__ += ['DualLinearClsHead', 'DistillationClassifier']
     register_model_index()

@@ -61,10 +61,17 @@ class DualLinearClsHead(ClsHead):
             return head_logits, dist_logits
         return (head_logits + dist_logits) / 2
 
+    def ground_truth_loss(self, logits, data_samples):
+        """The configured loss of ``logits`` (B, num_classes) against the
+        samples' targets: ``gt_score`` (mixed, soft) when batch augments made
+        one, else ``gt_label``. Returns a scalar tensor."""
+        return self._get_loss(logits, data_samples)['loss']
+
     def loss(self, feats, data_samples):
-        """Average of the two heads' losses against the ground truth."""
+        """Average of the two heads' losses against the ground truth (plus the
+        head's accuracy with ``cal_acc``)."""
         head_logits, dist_logits = self.both_logits(feats)
         losses = self._get_loss(head_logits, data_samples)
-        dist_losses = self._get_loss(dist_logits, data_samples)
-        losses['loss'] = (losses['loss'] + dist_losses['loss']) / 2
+        losses['loss'] = (losses['loss'] +
+                          self.ground_truth_loss(dist_logits, data_samples)) / 2
         return losses
