@@ -1,8 +1,9 @@
 """Triton kernels of the 'triton' scan backend (see ``triton_scan.py``).
 
 Imported on the first triton scan, not with the package. ``@triton.jit``
-decides at decoration time whether a kernel is compiled or runs in the Triton
-interpreter (``TRITON_INTERPRET=1``, how the tests run them on CPU).
+decides at decoration time whether a function is compiled or runs in the
+Triton interpreter (``TRITON_INTERPRET=1``, how the tests run them on CPU);
+triton's own library functions are decorated when triton is imported.
 
 One program scans BLOCK_C channels of one channel group of one batch element
 along its whole sequence, BLOCK_L tokens at a time: it loads a
@@ -16,8 +17,9 @@ A = B = C = 0, which keeps padded states at zero.
 import triton
 import triton.language as tl
 
-# torch's softplus (beta 1) is the identity above this.
-SOFTPLUS_THRESHOLD = 20.0
+# torch's softplus (beta 1) is the identity above this (a constexpr: jit
+# functions may read no other globals).
+SOFTPLUS_THRESHOLD = tl.constexpr(20.0)
 
 
 @triton.jit
@@ -67,9 +69,13 @@ def _row(x, rows, index):
 
 
 @triton.jit
-def _channel_block(n_cblocks, channels_per_group, DIRECTIONAL: tl.constexpr,
-                   BLOCK_C: tl.constexpr):
-    """This program's group, direction, block index and channels."""
+def _program(A_ptr, D_ptr, bias_ptr, ckpt_ptr, u_ptr, n_state, channels,
+             channels_per_group, n_cblocks, n_tiles, HAS_D: tl.constexpr,
+             HAS_BIAS: tl.constexpr, DIRECTIONAL: tl.constexpr,
+             BLOCK_C: tl.constexpr, BLOCK_N: tl.constexpr):
+    """This program's group, direction, channel block, channels (and mask),
+    states (and masks), A (BLOCK_C, BLOCK_N), delta_bias and D (BLOCK_C,),
+    zeros when absent, and its checkpoint pointers (tile 0)."""
     group = tl.program_id(1) // n_cblocks
     cblock = tl.program_id(1) % n_cblocks
     within = cblock * BLOCK_C + tl.arange(0, BLOCK_C)
@@ -77,18 +83,37 @@ def _channel_block(n_cblocks, channels_per_group, DIRECTIONAL: tl.constexpr,
         direction = group
     else:
         direction = group * 0
-    return (group, direction, cblock, group * channels_per_group + within,
-            within < channels_per_group)
+    chan = group * channels_per_group + within
+    cmask = within < channels_per_group
+    states = tl.arange(0, BLOCK_N)
+    nmask = states < n_state
+    cn_mask = cmask[:, None] & nmask[None, :]
+    A = tl.load(A_ptr + chan[:, None] * n_state + states[None, :],
+                mask=cn_mask, other=0.0)
+    zeros = tl.zeros((BLOCK_C, ), dtype=u_ptr.dtype.element_ty)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + chan, mask=cmask, other=0.0)
+    else:
+        bias = zeros
+    if HAS_D:
+        D = tl.load(D_ptr + chan, mask=cmask, other=0.0)
+    else:
+        D = zeros
+    ckpt = ckpt_ptr + ((tl.program_id(0) * channels + chan[:, None]) *
+                       (n_tiles + 1) * n_state + states[None, :])
+    return (group, direction, cblock, chan, cmask, states, nmask, cn_mask, A,
+            bias, D, ckpt)
 
 
 @triton.jit
-def _per_channel(ptr, chan, cmask, PRESENT: tl.constexpr, like):
-    """D or delta_bias of the block's channels; zeros when absent."""
-    if PRESENT:
-        value = tl.load(ptr + chan, mask=cmask, other=0.0)
-    else:
-        value = tl.zeros(chan.shape, dtype=like.dtype.element_ty)
-    return value
+def _tile(tile, rows, length, height, width, direction, cmask, nmask,
+          BLOCK_L: tl.constexpr):
+    """Scan positions of a tile, their tokens, and the (token, channel) and
+    (token, state) masks."""
+    pos = tile * BLOCK_L + rows
+    tok = _tokens(pos, length, height, width, direction)
+    mask = (pos < length)[:, None] & cmask[None, :]
+    return pos, tok, mask, (pos < length)[:, None] & nmask[None, :]
 
 
 @triton.jit
@@ -135,26 +160,18 @@ def scan_fwd_kernel(
     the backward needs to recompute the states tile by tile.
     """
     pid_b = tl.program_id(0)
-    group, direction, _, chan, cmask = _channel_block(
-        n_cblocks, channels_per_group, DIRECTIONAL, BLOCK_C)
-    states = tl.arange(0, BLOCK_N)
-    nmask = states < n_state
-    cn_mask = cmask[:, None] & nmask[None, :]
-    A = tl.load(A_ptr + chan[:, None] * n_state + states[None, :],
-                mask=cn_mask, other=0.0)
-    bias = _per_channel(bias_ptr, chan, cmask, HAS_BIAS, u_ptr)
-    D = _per_channel(D_ptr, chan, cmask, HAS_D, u_ptr)
-    ckpt = ckpt_ptr + ((pid_b * channels + chan[:, None]) * (n_tiles + 1) *
-                       n_state + states[None, :])
+    # Named, not '_': compiled Triton types a name reassigned in a loop once.
+    (group, direction, cblock, chan, cmask, states, nmask, cn_mask, A, bias,
+     D, ckpt) = _program(A_ptr, D_ptr, bias_ptr, ckpt_ptr, u_ptr, n_state,
+                      channels, channels_per_group, n_cblocks, n_tiles,
+                      HAS_D, HAS_BIAS, DIRECTIONAL, BLOCK_C, BLOCK_N)
     rows = tl.arange(0, BLOCK_L)
     h = tl.zeros((BLOCK_C, BLOCK_N), dtype=u_ptr.dtype.element_ty)
     for tile in range(0, n_tiles):
         tl.store(ckpt + tile * n_state, h, mask=cn_mask)
-        pos = tile * BLOCK_L + rows
-        tok = _tokens(pos, length, height, width, direction)
-        mask = (pos < length)[:, None] & cmask[None, :]
-        bc_mask = (pos < length)[:, None] & nmask[None, :]
-        uu, _, _, _, Ct, _, hs = _recompute_states(
+        pos, tok, mask, bc_mask = _tile(tile, rows, length, height, width,
+                                        direction, cmask, nmask, BLOCK_L)
+        uu, raw, dt, Bt, Ct, drive, hs = _recompute_states(
             u_ptr + pid_b * su_b, delta_ptr + pid_b * sd_b,
             B_ptr + pid_b * sb_b, C_ptr + pid_b * sc_b, A, bias, h, tok,
             chan, group, states, mask, bc_mask, su_l, su_c, sd_l, sd_c, sb_l,
@@ -193,18 +210,11 @@ def scan_bwd_kernel(
     """
     pid_b = tl.program_id(0)
     batch = tl.num_programs(0)
-    group, direction, cblock, chan, cmask = _channel_block(
-        n_cblocks, channels_per_group, DIRECTIONAL, BLOCK_C)
-    states = tl.arange(0, BLOCK_N)
-    nmask = states < n_state
-    cn_mask = cmask[:, None] & nmask[None, :]
+    (group, direction, cblock, chan, cmask, states, nmask, cn_mask, A, bias,
+     D, ckpt) = _program(A_ptr, D_ptr, bias_ptr, ckpt_ptr, u_ptr, n_state,
+                         channels, channels_per_group, n_cblocks, n_tiles,
+                         HAS_D, HAS_BIAS, DIRECTIONAL, BLOCK_C, BLOCK_N)
     per_state = (pid_b * channels + chan[:, None]) * n_state + states[None, :]
-    A = tl.load(A_ptr + chan[:, None] * n_state + states[None, :],
-                mask=cn_mask, other=0.0)
-    bias = _per_channel(bias_ptr, chan, cmask, HAS_BIAS, u_ptr)
-    D = _per_channel(D_ptr, chan, cmask, HAS_D, u_ptr)
-    ckpt = ckpt_ptr + ((pid_b * channels + chan[:, None]) * (n_tiles + 1) *
-                       n_state + states[None, :])
     if HAS_GLAST:
         lam_next = tl.load(glast_ptr + per_state, mask=cn_mask, other=0.0)
     else:
@@ -215,10 +225,8 @@ def scan_bwd_kernel(
     rows = tl.arange(0, BLOCK_L)
     for step in range(0, n_tiles):
         tile = n_tiles - 1 - step
-        pos = tile * BLOCK_L + rows
-        tok = _tokens(pos, length, height, width, direction)
-        mask = (pos < length)[:, None] & cmask[None, :]
-        bc_mask = (pos < length)[:, None] & nmask[None, :]
+        pos, tok, mask, bc_mask = _tile(tile, rows, length, height, width,
+                                        direction, cmask, nmask, BLOCK_L)
         h = tl.load(ckpt + tile * n_state, mask=cn_mask, other=0.0)
         uu, raw, dt, Bt, Ct, drive, hs = _recompute_states(
             u_ptr + pid_b * su_b, delta_ptr + pid_b * sd_b,
@@ -240,7 +248,7 @@ def scan_bwd_kernel(
         pos_next = pos + 1
         tok_next = _tokens(pos_next, length, height, width, direction)
         mask_next = (pos_next < length)[:, None] & cmask[None, :]
-        _, dt_next = _step_size(
+        raw_next, dt_next = _step_size(
             tl.load(delta_ptr + pid_b * sd_b + tok_next[:, None] * sd_l +
                     chan[None, :] * sd_c, mask=mask_next, other=0.0),
             bias, mask_next, HAS_BIAS, SOFTPLUS)

@@ -14,6 +14,11 @@ backwards. Any d_state works; GroupMamba's is 1. The flat (b, d, l)
 GroupMamba applies its z gate after a LayerNorm of the scan output, so its
 layer cannot use the fused gate; it is there for the flat interface.
 
+Speed is unmeasured (no GPU in this project's CI). On a GPU a tile load
+coalesces when channels are contiguous, i.e. (B, H, W, C) inputs; the model
+passes transposed views of (B, C, H, W) tensors, which are read in place but
+are strided along channels (and, in the column directions, along tokens).
+
 The kernels (``_triton_kernels.py``) are compiled for CUDA tensors. On CPU
 they run only in the Triton interpreter (``TRITON_INTERPRET=1`` in the
 environment from the start of the process, see :func:`interpreting`): that

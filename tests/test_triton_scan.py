@@ -50,6 +50,32 @@ if not INTERPRETED:
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr
         assert ' passed' in result.stdout and 'skipped' not in result.stdout
 
+    @pytest.mark.parametrize('kernel', ['scan_fwd_kernel', 'scan_bwd_kernel'])
+    @pytest.mark.parametrize('dtype, flags', [
+        ('fp32', dict(DIRECTIONAL=True, HAS_Z=False, BLOCK_N=1)),  # the model
+        ('fp64', dict(DIRECTIONAL=False, HAS_Z=True, BLOCK_N=4)),
+    ])
+    def test_kernels_compile_for_h100(kernel, dtype, flags):
+        """The interpreter checks what the kernels compute; this checks that
+        they also lower to a cubin for sm_90 (Triton's bundled ptxas; no
+        GPU needed). It does not run them."""
+        import triton
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+        fn = getattr(triton_scan._kernels(), kernel)
+        constants = dict(flags, HAS_D=True, HAS_BIAS=True, SOFTPLUS=True,
+                         HAS_GLAST=True, BLOCK_L=64, BLOCK_C=32)
+        constants = {k: v for k, v in constants.items() if k in fn.arg_names}
+        signature = {
+            name: 'constexpr' if name in constants else
+            f'*{dtype}' if name.endswith('_ptr') else 'i32'
+            for name in fn.arg_names}
+        compiled = triton.compile(
+            ASTSource(fn, signature, constexprs=constants),
+            target=GPUTarget('cuda', 90, 32),
+            options=dict(enable_fp_fusion=True))  # triton 3.9's default
+        assert compiled.asm['cubin'] and '.target sm_90' in compiled.asm['ptx']
+
 
 def use_small_tiles(monkeypatch):
     """4-token tiles of at most 8 channels: many tiles (state carries,
