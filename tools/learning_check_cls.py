@@ -39,8 +39,8 @@ def schedule(epochs):
 
 
 class LastMetrics(Hook):
-    """Keeps the last validation metrics (after the EMA hook added its
-    ``*_origin`` entries for the live weights)."""
+    """Keeps the last validation metrics, plus the live weights' ones that
+    mmpretrain's EMA hook logs as ``val/*_origin`` (it runs first)."""
 
     priority = 'LOWEST'
 
@@ -49,6 +49,9 @@ class LastMetrics(Hook):
 
     def after_val_epoch(self, runner, metrics=None):
         self.metrics = dict(metrics or {})
+        for key, buffer in runner.message_hub.log_scalars.items():
+            if key.startswith('val/') and key.endswith('_origin'):
+                self.metrics[key[len('val/'):]] = buffer.current()
 
 
 def train(config, work_dir, data_root, epochs, teacher_checkpoint=None):

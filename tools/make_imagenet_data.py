@@ -27,10 +27,12 @@ WNIDS = tuple(f'n{index:08d}' for index in range(len(CLASSES)))
 
 
 def _background(rng, size):
-    """Low-frequency two-colour noise with pixel grain, (size, size, 3)."""
+    """Low-contrast low-frequency noise with pixel grain, (size, size, 3):
+    texture the model must ignore, quieter than the object."""
     coarse = rng.random((size // 8 + 2, size // 8 + 2)).astype(np.float32)
     mix = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
-    low, high = rng.integers(0, 256, size=(2, 3))
+    low = rng.integers(0, 256, size=3)
+    high = np.clip(low + rng.integers(-60, 61, size=3), 0, 255)
     image = low * (1 - mix[..., None]) + high * mix[..., None]
     return image + rng.normal(0, 8, size=image.shape)
 
