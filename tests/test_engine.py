@@ -5,6 +5,10 @@ load, resumed, given to the inferencers) is tested with the real runners in
 test_detection.py, test_distillation.py and test_resume.py.
 """
 import io
+import signal
+import subprocess
+import sys
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -112,3 +116,35 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         backend.put('not bytes', str(target))  # fails inside the write
     assert target.read_bytes() == b'old and complete'
     assert [p.name for p in tmp_path.iterdir()] == ['iter_2.pth']
+
+
+WRITER = '''
+import io, sys, torch
+from mmgroupmamba.engine import AtomicLocalBackend
+backend, target = AtomicLocalBackend(), sys.argv[1]
+for step in range(1000):
+    buffer = io.BytesIO()
+    torch.save({'step': step, 'w': torch.full((8_000_000,), float(step))},
+               buffer)
+    backend.put(buffer.getvalue(), target)
+    print(step, flush=True)
+'''
+
+
+@pytest.mark.parametrize('delay', [0.05, 0.3, 0.7])
+def test_sigkill_while_writing_leaves_complete_files_only(tmp_path, delay):
+    """A process SIGKILLed while it rewrites a 32 MB checkpoint over and over:
+    the destination is absent or one whole checkpoint, never a torn one."""
+    target = tmp_path / 'iter_1.pth'
+    process = subprocess.Popen([sys.executable, '-c', WRITER, str(target)],
+                               stdout=subprocess.PIPE, text=True)
+    process.stdout.readline()  # the first write is complete
+    time.sleep(delay)  # then kill at some point of a later write
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    checkpoint = torch.load(target, weights_only=True)
+    assert torch.all(checkpoint['w'] == checkpoint['step'])
+    others = [p.name for p in tmp_path.iterdir() if p != target]
+    # At most the hidden temporary of the interrupted write remains.
+    assert len(others) <= 1 and all(
+        n.startswith('.iter_1.pth.') and n.endswith('.tmp') for n in others)
