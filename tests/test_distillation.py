@@ -499,3 +499,21 @@ def test_mim_test_evaluates_a_converted_official_checkpoint(
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert 'accuracy/top1' in result.stdout and 'accuracy/top5' in result.stdout
+
+
+def test_tools_test_evaluates_the_runner_checkpoint(distilled, in1k_data,
+                                                    tmp_path):
+    """``tools/test.py CONFIG CKPT`` on the distilled run's checkpoint gives
+    the metrics the Runner computes on the same weights."""
+    checkpoint = distilled['work_dir'] / f'epoch_{EPOCHS}.pth'
+    root = f'{in1k_data}/'
+    result = subprocess.run(
+        [sys.executable, 'tools/test.py', str(SMOKE_CONFIG), str(checkpoint),
+         '--work-dir', str(tmp_path), '--cfg-options',
+         f'test_dataloader.dataset.data_root={root}'],
+        cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = distilled['runner'].test()  # the EMA weights, as saved
+    line = [l for l in result.stdout.splitlines() if 'accuracy/top1' in l][-1]
+    assert f"accuracy/top1: {expected['accuracy/top1']:.4f}" in line

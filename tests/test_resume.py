@@ -89,7 +89,7 @@ def resume(config, work_dir, cfg_options, scope):
     """``tools/train.py CONFIG --work-dir W --resume`` run in this process."""
     args = Namespace(config=str(config), work_dir=str(work_dir),
                      resume='auto', amp=False, auto_scale_lr=False,
-                     cfg_options=cfg_options, launcher='none')
+                     cfg_options=cfg_options, launcher='none', local_rank=0)
     with one_thread_in_scope(scope):
         runner = Runner.from_cfg(build_config(args))
         state = ResumedState()
