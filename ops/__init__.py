@@ -168,8 +168,12 @@ def _validate_directional(u, delta, A, B, C, D, z, delta_bias, height,
     _check_dtypes_and_devices(u, delta, A, B, C, D, z, delta_bias)
     k = directions.NUM_DIRECTIONS
     for name, size in (('height', height), ('width', width)):
-        # SymInt: a symbolic size under torch.export / torch.compile.
-        if isinstance(size, bool) or not isinstance(size, (int, torch.SymInt)):
+        # SymInt: a symbolic size under torch.export / torch.compile; a
+        # 0-dim tensor: a size under torch.jit tracing (FLOP counters).
+        traced = torch.jit.is_tracing() and isinstance(
+            size, torch.Tensor) and size.dim() == 0
+        if not traced and (isinstance(size, bool) or
+                           not isinstance(size, (int, torch.SymInt))):
             raise ValueError(f'{name} must be an int, got {size!r}')
     length = height * width
     if u.dim() != 3 or u.shape[1] != length or u.shape[1] == 0 or \
