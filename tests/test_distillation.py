@@ -5,6 +5,7 @@ configs/smoke/groupmamba_in1k_smoke.py (a narrow GroupMamba distilled from a
 resnet10t teacher); the real configs are built and checked value by value.
 """
 import copy
+import json
 import math
 import os
 import subprocess
@@ -429,9 +430,16 @@ def test_two_cpu_processes_train_as_one_with_the_same_global_batch(
     stem's) normalises per process, so these are off (norm_eval keeps the
     stem's statistics). What remains, DDP's gradient averaging, the
     distributed sampler, clipping, AdamW, the EMA, the distillation loss,
-    must then agree up to float32 summation order: measured 5.9e-7 largest
-    absolute difference of the live weights after 6 steps (1.2e-7 for the
-    EMA); asserted within 1e-5.
+    must then agree up to float32 summation order:
+
+    * the gradient norm of every step (DDP-averaged) within 1e-5 relative;
+    * the saved EMA weights (``state_dict``) within 1e-5 (measured 3.5e-6);
+    * the live weights: AdamW moves an element by about +-lr on its first
+      steps whatever its gradient's size, so the few elements whose
+      gradient sums to ~0 may step differently under another summation
+      order. Asserted: 99.9% of elements within 1e-5 and all within 2.5e-4
+      (measured 88 of 789,540 above 1e-5, the largest 9.9e-5, all in the
+      stem's convolutions; lr is 2e-3).
     """
     config = tmp_path / 'deterministic_smoke.py'
     config.write_text(
@@ -445,6 +453,7 @@ def test_two_cpu_processes_train_as_one_with_the_same_global_batch(
         f"val_dataloader = dict(dataset=dict(data_root='{in1k_data}/'))\n"
         'test_dataloader = val_dataloader\n'
         'train_cfg = dict(max_epochs=2, val_interval=2)\n'
+        'default_hooks = dict(logger=dict(interval=1))\n'
         'param_scheduler = [\n'
         "    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=1,\n"
         '         convert_to_iter_based=True),\n'
@@ -466,17 +475,34 @@ def test_two_cpu_processes_train_as_one_with_the_same_global_batch(
     assert two.returncode == 0, two.stderr[-3000:]
     assert 'Distributed training: True' in two.stdout + two.stderr
 
+    def grad_norms(work_dir):
+        (log, ) = work_dir.glob('*/vis_data/scalars.json')
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        return [line['grad_norm'] for line in lines if 'grad_norm' in line]
+
+    norms = grad_norms(tmp_path / 'one')
+    assert len(norms) == 6
+    assert grad_norms(tmp_path / 'two') == pytest.approx(norms, rel=1e-5)
+
     one_ckpt = torch.load(tmp_path / 'one' / 'epoch_2.pth', weights_only=True)
     two_ckpt = torch.load(tmp_path / 'two' / 'epoch_2.pth', weights_only=True)
     assert one_ckpt['meta']['iter'] == two_ckpt['meta']['iter'] == 6
+    total = close = 0
     for part in ('state_dict', 'ema_state_dict'):
         assert set(one_ckpt[part]) == set(two_ckpt[part])
         for key, value in one_ckpt[part].items():
-            if value.is_floating_point():
-                torch.testing.assert_close(two_ckpt[part][key], value,
-                                           rtol=0, atol=1e-5, msg=key)
-            else:
-                assert torch.equal(two_ckpt[part][key], value), key
+            other = two_ckpt[part][key]
+            if not value.is_floating_point():
+                assert torch.equal(other, value), key
+            elif part == 'state_dict':  # the EMA, saved as the weights
+                torch.testing.assert_close(other, value, rtol=0, atol=1e-5,
+                                           msg=key)
+            else:  # the live weights
+                torch.testing.assert_close(other, value, rtol=0,
+                                           atol=2.5e-4, msg=key)
+                total += value.numel()
+                close += int(((other - value).abs() <= 1e-5).sum())
+    assert close >= 0.999 * total, (close, total)
 
 
 def test_mim_test_evaluates_a_converted_official_checkpoint(
