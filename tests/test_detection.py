@@ -248,6 +248,27 @@ def test_mim_train_runs_the_smoke_config(coco_data, tmp_path):
     assert (work_dir / 'iter_1.pth').is_file()
 
 
+def test_mim_test_evaluates_the_runner_checkpoint(trained, coco_data,
+                                                  tmp_path):
+    """``mim test mmdet CONFIG --checkpoint`` (mmdet's own tools/test.py)
+    reads the Runner's checkpoint weights-only and gives the Runner's APs."""
+    mim = Path(sys.executable).with_name('mim')
+    result = subprocess.run(
+        [
+            str(mim), 'test', 'mmdet',
+            str(SMOKE_CONFIG), '--checkpoint',
+            str(trained['work_dir'] / 'iter_8.pth'), '--work-dir',
+            str(tmp_path), '--cfg-options', *data_options(coco_data)
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    expected = trained['metrics']['coco/bbox_mAP_50']
+    assert f'coco/bbox_mAP_50: {expected:.4f}' in result.stdout
+
+
 # ---------------------------------------------------------------- real config
 def test_t_config_builds_the_paper_sized_detector(t_cfg, t_detector):
     backbone = t_cfg.model.backbone
