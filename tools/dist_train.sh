@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train on the GPUs of one machine (or CPU processes with a gloo config):
+# Train on the GPUs of one machine (for CPU processes use
+#   torchrun --nproc_per_node N tools/dist_train_cpu.py CONFIG):
 #   bash tools/dist_train.sh CONFIG NUM_PROCESSES [tools/train.py options]
 # NNODES, NODE_RANK, MASTER_ADDR and PORT set a multi-node run.
 set -euo pipefail
