@@ -81,6 +81,12 @@ def smoke_cfg(data_root, teacher_path, work_dir, epochs=EPOCHS):
     return cfg
 
 
+def ema_model(runner):
+    """The EMA hook's averaged model."""
+    (hook, ) = [h for h in runner.hooks if type(h).__name__ == 'EMAHook']
+    return hook.ema_model
+
+
 class StepRecorder(Hook):
     """Records, around every training iteration: the LR, the EMA and live
     weights, the teacher's weights, and the batch the model saw, with the
@@ -104,8 +110,7 @@ class StepRecorder(Hook):
         model.register_forward_pre_hook(keep_batch, with_kwargs=True)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        ema = runner.hooks[[type(h).__name__ for h in runner.hooks
-                            ].index('EMAHook')].ema_model
+        ema = ema_model(runner)
         self.steps.append(dict(
             lr=runner.optim_wrapper.get_lr()['lr'][0],
             ema_before={k: v.clone() for k, v in
@@ -113,8 +118,7 @@ class StepRecorder(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        ema = runner.hooks[[type(h).__name__ for h in runner.hooks
-                            ].index('EMAHook')].ema_model
+        ema = ema_model(runner)
         inputs, samples, weights = self._batch
         self.steps[-1].update(
             outputs={k: float(v.detach()) for k, v in outputs.items()},

@@ -24,28 +24,20 @@ does instead:
   torch synchronises on GPUs only and which would fail at the first
   training step.
 """
-import argparse
 import os
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from train import config_parser, load_config
 
 TORCHRUN_VARIABLES = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR',
                       'MASTER_PORT')
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, as in mmseg/mmdet tools/train.py')
-    return parser.parse_args()
+    return config_parser(__doc__.split('\n\n')[0]).parse_args()
 
 
 def find_sync_bn(node, path='model'):
@@ -143,15 +135,7 @@ def check_environment(cfg):
 
 
 def main():
-    args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        name = os.path.splitext(os.path.basename(args.config))[0]
-        cfg.work_dir = os.path.join('work_dirs', name)
+    cfg = load_config(parse_args())
     check_environment(cfg)
     cfg.launcher = 'pytorch'
     # mmengine's default wrapper (no buffer broadcast, the config's

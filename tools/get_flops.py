@@ -38,6 +38,7 @@ and the official or paper figures beside ours when the model and the input
 size are the ones they were measured at.
 """
 import argparse
+import importlib.util
 import warnings
 from collections import Counter
 
@@ -105,19 +106,17 @@ def model_kind(model_class):
     from mmpretrain.models import ImageClassifier
     if issubclass(model_class, ImageClassifier):
         return 'classifier'
-    try:
+    # mmdet and mmseg are optional: look only where they are installed, and
+    # let a broken install raise instead of passing for "unsupported".
+    if importlib.util.find_spec('mmdet') is not None:
         from mmdet.models.detectors import (SingleStageDetector,
                                             TwoStageDetector)
         if issubclass(model_class, (SingleStageDetector, TwoStageDetector)):
             return 'detector'
-    except ImportError:  # mmdet is optional for classifier users
-        pass
-    try:
+    if importlib.util.find_spec('mmseg') is not None:
         from mmseg.models.segmentors import EncoderDecoder
         if issubclass(model_class, EncoderDecoder):
             return 'segmentor'
-    except ImportError:
-        pass
     return None
 
 

@@ -13,7 +13,7 @@ from mmengine.config import ConfigDict
 from mmengine.runner import Runner
 
 import mmgroupmamba  # noqa: F401  (registers models, hooks, backends)
-from train import base_parser, load_config
+from train import base_parser, load_launched_config
 
 
 def parse_args():
@@ -26,7 +26,7 @@ def parse_args():
 
 def build_config(args):
     """The config with the command line's overrides applied."""
-    cfg = load_config(args)
+    cfg = load_launched_config(args)
     cfg.load_from = args.checkpoint
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:

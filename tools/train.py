@@ -21,8 +21,9 @@ from mmengine.runner import Runner
 import mmgroupmamba  # noqa: F401  (registers models, hooks, backends)
 
 
-def base_parser(description):
-    """The arguments every entry point shares (also used by tools/test.py)."""
+def config_parser(description):
+    """A config path, ``--work-dir`` and ``--cfg-options``: what every entry
+    point takes (tools/test.py and tools/dist_train_cpu.py too)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='where to save logs and models')
@@ -31,6 +32,12 @@ def base_parser(description):
         nargs='+',
         action=DictAction,
         help='override config entries, xxx=yyy')
+    return parser
+
+
+def base_parser(description):
+    """:func:`config_parser` plus the job launcher's arguments."""
+    parser = config_parser(description)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -42,10 +49,8 @@ def base_parser(description):
 
 
 def load_config(args):
-    """The config with the shared command-line overrides applied."""
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    """The config with ``--cfg-options`` and ``--work-dir`` applied."""
     cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
@@ -53,6 +58,14 @@ def load_config(args):
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def load_launched_config(args):
+    """:func:`load_config` for :func:`base_parser` arguments."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = load_config(args)
+    cfg.launcher = args.launcher
     return cfg
 
 
@@ -77,7 +90,7 @@ def parse_args():
 
 def build_config(args):
     """The config with the command line's overrides applied."""
-    cfg = load_config(args)
+    cfg = load_launched_config(args)
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -149,11 +149,10 @@ class DistillationClassifier(ImageClassifier):
     @torch.no_grad()
     def teacher_logits(self, inputs):
         """The teacher's float32 logits (B, num_classes) for ``inputs``."""
+        # In eval mode every mmpretrain head, the dual one included, returns
+        # one logits tensor.
         with torch.autocast(device_type=inputs.device.type, enabled=False):
-            logits = self.teacher(inputs.float(), mode='tensor')
-        if isinstance(logits, (tuple, list)):  # a dual-head teacher
-            logits = sum(logits) / len(logits)
-        return logits
+            return self.teacher(inputs.float(), mode='tensor')
 
     def distillation_loss(self, dist_logits, teacher_logits):
         """The dist_head's loss against the teacher (scalar tensor)."""
