@@ -104,7 +104,6 @@ setup(
         'Programming Language :: Python :: 3.10',
         'Programming Language :: Python :: 3.11',
         'Programming Language :: Python :: 3.12',
-        'License :: OSI Approved :: Apache Software License',
     ],
     license='Apache-2.0',
     zip_safe=False,

@@ -41,6 +41,13 @@ def scan_orders(height, width, device):
     return order, unorder
 
 
+def _is_compiling():
+    """Whether dynamo traces this call (torch.compile, torch.export)."""
+    if hasattr(torch.compiler, 'is_compiling'):
+        return torch.compiler.is_compiling()
+    return torch._dynamo.is_compiling()  # torch < 2.3: its earlier home
+
+
 def permute_tokens(x, index):
     """Reorder the last axis of ``x`` (b, 4, c, L) per group with ``index``
     (4, L): ``out[:, k, :, i] = x[:, k, :, index[k, i]]``."""
@@ -73,8 +80,7 @@ def directional_scan(selective_scan, u, delta, A, B, C, D, z, delta_bias,
     b, length, d = u.shape
     k = NUM_DIRECTIONS
     # Traced (export, compile): the orders become graph ops, not a cache.
-    orders = (scan_orders.__wrapped__
-              if torch.compiler.is_compiling() else scan_orders)
+    orders = scan_orders.__wrapped__ if _is_compiling() else scan_orders
     order, unorder = orders(height, width, u.device)
 
     def gathered(x):  # (b, L, 4, e) -> (b, 4, e, L) in each group's order

@@ -1,13 +1,11 @@
 """Shared fixtures: the official golden case and checkpoints made from it;
 helpers shared by the detection and segmentation tests.
 
-The golden outputs and the seeded-weight generator live in ``shared/golden``
-beside the checkout (``../shared``), or wherever ``MMGROUPMAMBA_SHARED``
-points. They are required: the parity tests fail, never skip, without them.
+The golden outputs live in ``tests/data`` and the seeded official-layout
+weights are drawn again by ``tests/official_weights.py``: the suite reads
+nothing outside the repository.
 """
 import contextlib
-import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +15,13 @@ import torch
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
+from official_weights import make_official_state_dict, state_dict_digest
+
 from mmgroupmamba.models.checkpoint import (is_official_layout,
                                             official_to_mm, read_checkpoint)
 
 REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / 'tests' / 'data'
 CONFIGS = REPO / 'configs'
 CONFIG_OF_ARCH = {
     'tiny': CONFIGS / 'groupmamba_t_in1k.py',
@@ -30,37 +31,19 @@ CONFIG_OF_ARCH = {
 OFFICIAL_PARAMS = {'tiny': 23_361_917, 'small': 34_781_555, 'base': 57_150_838}
 
 
-def shared_dir():
-    path = Path(os.environ.get('MMGROUPMAMBA_SHARED', REPO.parent / 'shared'))
-    if not (path / 'golden' / 'groupmamba_tiny_seed0.pt').is_file():
-        pytest.fail(f'golden data not found under {path}/golden: clone the '
-                    'project with its shared/ folder beside it or set '
-                    'MMGROUPMAMBA_SHARED')
-    return path
-
-
 @pytest.fixture(scope='session')
 def golden():
-    return torch.load(shared_dir() / 'golden' / 'groupmamba_tiny_seed0.pt',
-                      weights_only=True)
+    """What the official code computed for the seeded tiny weights (see
+    tests/data/README.md)."""
+    return torch.load(DATA / 'golden_tiny_seed0.pt', weights_only=True)
 
 
 @pytest.fixture(scope='session')
-def official_weights():
-    """The generator module of shared/golden (``make_arch_state_dict``)."""
-    path = shared_dir() / 'golden' / 'official_weights.py'
-    spec = importlib.util.spec_from_file_location('official_weights', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='session')
-def official_tiny_path(official_weights, golden, tmp_path_factory):
+def official_tiny_path(golden, tmp_path_factory):
     """The golden case's seeded weights, saved as the official release is."""
-    state_dict = official_weights.make_arch_state_dict('tiny', 0)
-    assert official_weights.state_dict_digest(state_dict) == \
-        golden['weights_sha256'], 'torch RNG stream differs from the golden one'
+    state_dict = make_official_state_dict('tiny', 0)
+    assert state_dict_digest(state_dict) == golden['weights_sha256'], \
+        'the regenerated weights differ from those of the golden outputs'
     path = tmp_path_factory.mktemp('official') / 'groupmamba_tiny_seed0.pth'
     torch.save(state_dict, path)
     return path

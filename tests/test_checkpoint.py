@@ -6,6 +6,7 @@ import torch
 from conftest import CONFIG_OF_ARCH, run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
+from official_weights import make_official_state_dict
 
 import mmgroupmamba  # noqa: F401
 from mmgroupmamba.models import GroupMamba
@@ -18,8 +19,8 @@ def build_classifier(arch):
 
 
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
-def test_mapping_covers_every_key_both_ways(arch, official_weights):
-    official = official_weights.make_arch_state_dict(arch, 0)
+def test_mapping_covers_every_key_both_ways(arch):
+    official = make_official_state_dict(arch, 0)
     converted = official_to_mm(official)
     model_state = build_classifier(arch).state_dict()
     assert set(converted) == set(model_state)
@@ -31,8 +32,8 @@ def test_mapping_covers_every_key_both_ways(arch, official_weights):
         assert torch.equal(back[key], value), key
 
 
-def test_scan_groups_are_stacked_in_direction_order(official_weights):
-    official = official_weights.make_arch_state_dict('tiny', 0)
+def test_scan_groups_are_stacked_in_direction_order():
+    official = make_official_state_dict('tiny', 0)
     converted = official_to_mm(official)
     stacked = converted['backbone.stages.2.blocks.4.mixer.ssm.x_proj_weight']
     for k in range(4):
@@ -46,8 +47,8 @@ def test_convert_tool_output_loads_strictly(converted_tiny_path):
     build_classifier('tiny').load_state_dict(checkpoint['state_dict'])
 
 
-def test_convert_tool_accepts_wrapped_checkpoints(official_weights, tmp_path):
-    state_dict = official_weights.make_arch_state_dict('tiny', 1)
+def test_convert_tool_accepts_wrapped_checkpoints(tmp_path):
+    state_dict = make_official_state_dict('tiny', 1)
     for wrapper in ('model', 'state_dict'):
         src, dst = tmp_path / f'{wrapper}.pth', tmp_path / f'{wrapper}_mm.pth'
         torch.save({wrapper: state_dict}, src)

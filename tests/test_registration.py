@@ -1,5 +1,6 @@
 """The models build by name from mmpretrain, mmdet and mmseg registries."""
 import importlib
+import re
 
 import pytest
 import torch
@@ -51,24 +52,14 @@ def test_import_needs_no_openmmlab_task_library():
     assert result.stdout.split('\n')[:2] == ['[64, 448]', 'False']
 
 
-def test_wheel_installs_ops_inside_the_package(tmp_path):
-    """A real (non-editable) install puts ops/ at mmgroupmamba/ops only."""
-    import subprocess
-    import sys
-    from pathlib import Path
-    repo = Path(__file__).resolve().parents[1]
-    target = tmp_path / 'site'
-    result = subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-         '--no-build-isolation', '--no-index', '--target', str(target),
-         str(repo)],
-        capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert (target / 'mmgroupmamba' / 'ops' / '__init__.py').is_file()
-    assert (target / 'mmgroupmamba' / 'ops' / 'cpu.py').is_file()
-    assert not (target / 'ops').exists()
-    probe = subprocess.run(
-        [sys.executable, '-c',
-         'import importlib.util; print(importlib.util.find_spec("ops"))'],
-        cwd=tmp_path, capture_output=True, text=True)
-    assert probe.stdout.strip() == 'None'
+def test_features_of_newer_torch_name_the_version_they_need():
+    from mmgroupmamba.torch_version import (ONNX_EXPORT, installed_torch,
+                                            require_torch)
+    assert installed_torch() == tuple(
+        int(x) for x in torch.__version__.split('+')[0].split('.')[:2])
+    with pytest.raises(RuntimeError,
+                       match=r'a hover mode needs torch >= 99\.0; this is '
+                       r'torch ' + re.escape(torch.__version__)):
+        require_torch((99, 0), 'a hover mode')
+    require_torch((2, 1), 'the backbone')  # the oldest supported
+    assert ONNX_EXPORT == (2, 5)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from mmgroupmamba.torch_version import ONNX_EXPORT, require_torch
 from mmgroupmamba.wrappers import ClassifierLogits
 
 # mmengine 0.10.7 imports pkg_resources; its deprecation notice is not ours.
@@ -68,6 +69,7 @@ def export(module, path, static_size=None, sample_size=64):
         sample_size (int): Side of the sample image traced for a dynamic
             export. Defaults to 64.
     """
+    require_torch(ONNX_EXPORT, 'ONNX export (torch.onnx.export with dynamo)')
     if static_size is not None:
         sample = torch.randn(1, 3, *static_size)
         dynamic_shapes = None

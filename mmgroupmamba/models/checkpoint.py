@@ -307,7 +307,10 @@ def register_strict_loading(module, what):
         where = f" (keys under '{prefix}')" if prefix else ''
         check_state_dict(own, incoming, what + where)
 
-    module.register_load_state_dict_pre_hook(hook)
+    if hasattr(module, 'register_load_state_dict_pre_hook'):
+        module.register_load_state_dict_pre_hook(hook)
+    else:  # torch < 2.2: the same hook, under its earlier private name
+        module._register_load_state_dict_pre_hook(hook, with_module=True)
 
 
 # ------------------------------------------------------------------ file access
