@@ -86,11 +86,16 @@ def directional_inputs(batch, channels, height, width, device, seed=0):
     flat = make_inputs(batch, channels, height * width, seed=seed)
     leaves = {k: v.detach().to(device).requires_grad_()
               for k, v in flat.items()}
-    views = dict(leaves, u=leaves['u'].transpose(1, 2),
-                 delta=leaves['delta'].transpose(1, 2),
-                 B=leaves['B'].permute(0, 3, 1, 2),
-                 C=leaves['C'].permute(0, 3, 1, 2))
-    return leaves, views
+    return leaves, layer_views(leaves)
+
+
+def layer_views(leaves):
+    """The views :func:`directional_scan_fn` takes of :func:`make_inputs`'
+    tensors: u, delta (b, L, d) and B, C (b, L, 4, n), no copies."""
+    return dict(leaves, u=leaves['u'].transpose(1, 2),
+                delta=leaves['delta'].transpose(1, 2),
+                B=leaves['B'].permute(0, 3, 1, 2),
+                C=leaves['C'].permute(0, 3, 1, 2))
 
 
 def directional_step(leaves, views, height, width, backend, backward):
