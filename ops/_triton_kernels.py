@@ -13,6 +13,16 @@ carries the state (BLOCK_C, BLOCK_N) to the next tile. The scan position ->
 token map of the group's direction is index arithmetic, so no reordered copy
 of anything exists. State axis n is padded to BLOCK_N (a power of two) with
 A = B = C = 0, which keeps padded states at zero.
+
+The tile loops are ``while`` loops over a tensor counter, not ``for tile in
+range(n_tiles)``: Triton 3.6's interpreter turns a scalar argument into a
+one-element 1-D numpy array and ``range`` calls ``int()`` on it, which
+NumPy 2 refuses ("only 0-dimensional arrays can be converted to Python
+scalars"; Triton 3.9 squeezes the array first). A ``while`` condition takes
+the interpreter's ``bool()``, which works on both, and compiles (to an
+``scf.while`` loop), so one kernel text runs interpreted and compiled. The
+counter starts as a ``tl.full(())`` tensor so that compiled Triton never
+types it as a constexpr (an argument equal to 1 is specialised to one).
 """
 import triton
 import triton.language as tl
@@ -167,7 +177,8 @@ def scan_fwd_kernel(
                       HAS_D, HAS_BIAS, DIRECTIONAL, BLOCK_C, BLOCK_N)
     rows = tl.arange(0, BLOCK_L)
     h = tl.zeros((BLOCK_C, BLOCK_N), dtype=u_ptr.dtype.element_ty)
-    for tile in range(0, n_tiles):
+    tile = tl.full((), 0, tl.int32)  # a tensor, never a constexpr
+    while tile < n_tiles:
         tl.store(ckpt + tile * n_state, h, mask=cn_mask)
         pos, tok, mask, bc_mask = _tile(tile, rows, length, height, width,
                                         direction, cmask, nmask, BLOCK_L)
@@ -184,6 +195,7 @@ def scan_fwd_kernel(
         tl.store(out_ptr + pid_b * so_b + tok[:, None] * so_l +
                  chan[None, :] * so_c, y, mask=mask)
         h = _row(hs, rows, BLOCK_L - 1)  # padding steps keep the state
+        tile += 1
     tl.store(ckpt + n_tiles * n_state, h, mask=cn_mask)
 
 
@@ -223,8 +235,8 @@ def scan_bwd_kernel(
     gD = tl.zeros((BLOCK_C, ), dtype=u_ptr.dtype.element_ty)
     gbias = tl.zeros((BLOCK_C, ), dtype=u_ptr.dtype.element_ty)
     rows = tl.arange(0, BLOCK_L)
-    for step in range(0, n_tiles):
-        tile = n_tiles - 1 - step
+    tile = tl.full((), 0, tl.int32) + (n_tiles - 1)  # last tile first
+    while tile >= 0:
         pos, tok, mask, bc_mask = _tile(tile, rows, length, height, width,
                                         direction, cmask, nmask, BLOCK_L)
         h = tl.load(ckpt + tile * n_state, mask=cn_mask, other=0.0)
@@ -279,6 +291,7 @@ def scan_bwd_kernel(
                  tl.sum(lam * (dt * uu)[:, :, None], axis=1), mask=bc_mask)
         tl.store(gC_ptr + per_token, tl.sum(gy[:, :, None] * hs, axis=1),
                  mask=bc_mask)
+        tile -= 1
     tl.store(gA_ptr + per_state, gA, mask=cn_mask)
     per_channel = pid_b * channels + chan
     tl.store(gD_ptr + per_channel, gD, mask=cmask)

@@ -28,16 +28,19 @@ def scan_orders(height, width, device):
         tuple[torch.Tensor, torch.Tensor]: ``order`` (4, L) with
         ``order[k, i]`` = the row-major index of the i-th token group k
         visits, and its inverse ``unorder`` (4, L) with
-        ``unorder[k, order[k, i]] = i``.
+        ``unorder[k, order[k, i]] = i``. Normal tensors even when first
+        made under ``torch.inference_mode`` (they are cached, and a later
+        training step saves them for backward).
     """
     length = height * width
-    row_major = torch.arange(length, device=device)
-    col_major = row_major.view(height, width).t().reshape(-1)
-    order = torch.stack(
-        [row_major, col_major,
-         row_major.flip(0), col_major.flip(0)])
-    unorder = torch.empty_like(order)
-    unorder.scatter_(1, order, row_major.expand(NUM_DIRECTIONS, -1))
+    with torch.inference_mode(False):
+        row_major = torch.arange(length, device=device)
+        col_major = row_major.view(height, width).t().reshape(-1)
+        order = torch.stack(
+            [row_major, col_major,
+             row_major.flip(0), col_major.flip(0)])
+        unorder = torch.empty_like(order)
+        unorder.scatter_(1, order, row_major.expand(NUM_DIRECTIONS, -1))
     return order, unorder
 
 

@@ -23,6 +23,10 @@ The kernels (``_triton_kernels.py``) are compiled for CUDA tensors. On CPU
 they run only in the Triton interpreter (``TRITON_INTERPRET=1`` in the
 environment from the start of the process, see :func:`interpreting`): that
 is how the tests check them on a machine without a GPU.
+
+Triton older than :data:`MIN_TRITON_VERSION` makes the backend unavailable
+(with the reason, so ``'auto'`` picks another), rather than failing at the
+first forward.
 """
 import functools
 import importlib.util
@@ -31,6 +35,12 @@ import torch
 
 #: Largest tile of one program, BLOCK_L * BLOCK_C * BLOCK_N elements.
 MAX_TILE = 2048
+
+#: Oldest Triton (major, minor) the backend supports: the oldest the kernels
+#: are tested with, interpreted and compiled for sm_90 (Triton 3.6, torch
+#: 2.11's; and 3.9). Older ones are untested, and some lack what the
+#: launcher uses (``triton.knobs`` came in 3.4).
+MIN_TRITON_VERSION = (3, 6)
 
 
 def _next_power_of_2(x):
@@ -67,6 +77,26 @@ def interpreting():
     return library and bool(triton.knobs.runtime.interpret)
 
 
+def version_reason(version):
+    """Why Triton ``version`` cannot run the kernels (None: it can).
+
+    Args:
+        version (str): A Triton version, e.g. ``triton.__version__``
+            ('3.6.0', '3.4.0+git1234abcd').
+
+    Returns:
+        str | None: The reason, or None from :data:`MIN_TRITON_VERSION` on.
+    """
+    release = version.split('+')[0].split('.')
+    if len(release) < 2 or not all(part.isdigit() for part in release[:2]):
+        return f'cannot read the Triton version {version!r}'
+    if tuple(int(part) for part in release[:2]) >= MIN_TRITON_VERSION:
+        return None
+    oldest = '.'.join(map(str, MIN_TRITON_VERSION))
+    return (f'Triton {version} is older than {oldest}, the oldest the '
+            f'kernels support (torch 2.11 comes with Triton 3.6)')
+
+
 def unavailable_reason(device):
     """Why the Triton kernels cannot run on ``device`` (None: they can).
 
@@ -78,6 +108,10 @@ def unavailable_reason(device):
     """
     if importlib.util.find_spec('triton') is None:
         return 'Triton is not installed (pip install triton)'
+    import triton
+    too_old = version_reason(triton.__version__)
+    if too_old is not None:
+        return too_old
     if device.type == 'cuda' or interpreting():
         return None
     if device.type == 'cpu':

@@ -77,6 +77,27 @@ def test_scan_orders_on_a_3x4_grid():
         assert unorder[k][order[k]].tolist() == row_major
 
 
+def test_inference_mode_then_training_on_the_same_grid():
+    """The cached orders are made under inference_mode by an evaluation
+    first; a training step on the same grid then saves them for backward,
+    which torch refuses for inference tensors."""
+    grid = (5, 7)  # a grid no other test caches first
+    scan_orders.cache_clear()
+    inputs = make_directional_inputs(height=5, width=7, dtype=torch.float32)
+    with torch.inference_mode():
+        evaluated = run_directional(directional_scan_fn, inputs, *grid,
+                                    backend='cpu')
+    assert not any(t.is_inference()
+                   for t in scan_orders(*grid, torch.device('cpu')))
+    leaves = {k: None if v is None else v.detach().requires_grad_()
+              for k, v in inputs.items()}
+    trained = run_directional(directional_scan_fn, leaves, *grid,
+                              backend='cpu')
+    trained.sum().backward()
+    assert torch.equal(trained.detach(), evaluated)
+    assert leaves['u'].grad is not None
+
+
 def test_single_token_and_single_row():
     order, _ = scan_orders(1, 1, torch.device('cpu'))
     assert order.tolist() == [[0]] * 4

@@ -271,6 +271,39 @@ def test_auto_prefers_triton_on_cuda(monkeypatch):
     assert ops._auto_backend(cuda) == 'reference'
 
 
+@pytest.mark.parametrize('version, supported', [
+    ('3.6.0', True), ('3.9.0', True), ('3.10.2', True), ('4.0.0', True),
+    ('3.6.0+git1a2b3c4d', True), ('3.5.1', False), ('3.0.0', False),
+    ('2.1.0', False)])
+def test_triton_version_gate(version, supported):
+    """From MIN_TRITON_VERSION (3.6) on the backend runs; below it the
+    reason names the version and the minimum."""
+    assert triton_scan.MIN_TRITON_VERSION == (3, 6)
+    reason = triton_scan.version_reason(version)
+    if supported:
+        assert reason is None
+    else:
+        assert reason.startswith(f'Triton {version} is older than 3.6')
+
+
+def test_old_triton_is_unavailable_and_auto_picks_another(monkeypatch):
+    """With Triton 2.1 (torch 2.1's) installed, 'triton' reports itself
+    unavailable with the reason on every device, 'auto' on CUDA goes on to
+    the next backend, and forcing 'triton' raises before any kernel runs."""
+    import triton
+    monkeypatch.delenv(ops.BACKEND_ENV_VAR, raising=False)
+    monkeypatch.setattr(triton, '__version__', '2.1.0')
+    cuda = torch.device('cuda')
+    for device in (cuda, torch.device('cpu')):
+        status = ops.available_backends(device)['triton']
+        assert not status.available
+        assert status.reason.startswith('Triton 2.1.0 is older than 3.6')
+    assert ops._auto_backend(cuda) == 'cpu'  # mamba-ssm is absent here
+    with pytest.raises(RuntimeError, match="'triton' is unavailable on cuda: "
+                       'Triton 2.1.0 is older than 3.6'):
+        ops.resolve_backend('triton', cuda)
+
+
 def test_cuda_backend_says_why_it_is_unavailable(monkeypatch):
     """mamba-ssm is not installed here; forcing it raises with the reason."""
     for device in ('cpu', 'cuda'):

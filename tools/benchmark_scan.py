@@ -1,9 +1,8 @@
 """Time the selective-scan backends on GroupMamba-T's scan shapes at 224 px.
 
-The model makes one scan call per layer with its four groups together:
-d = C channels, g = 4 groups of B / C, n = 1, l = H * W, softplus, D and
-delta_bias, no z. Prints a markdown table: median times (after warm-up) of
-the reference and the cpu backend, forward and forward + backward (gradients
+The model makes one scan call per layer with its four groups together
+(shapes and inputs: :mod:`mmgroupmamba.benchmarks.scan`). Prints a markdown
+table: median times (after warm-up) of the reference and the cpu backend, forward and forward + backward (gradients
 for every input), and of a plain copy of the bytes the scan must read and
 write (u, delta, B, C in, out), as the memory-bound floor.
 
@@ -19,87 +18,16 @@ Usage::
     python tools/benchmark_scan.py --gpu-only --gpu-batch 128
 """
 import argparse
-import statistics
-import time
 
 import torch
 
-from mmgroupmamba.ops import (available_backends, directional_scan_fn,
-                              selective_scan_fn)
-
-# (channels C, tokens H * W) of the four GroupMamba-T stages at 224 px.
-STAGES = ((64, 3136), (128, 784), (348, 196), (448, 49))
-GROUPS = 4
-
-
-def make_inputs(batch, channels, length, seed=0):
-    """Scan inputs shaped and initialised like a GroupMamba layer's.
-
-    Args:
-        batch (int): b.
-        channels (int): d.
-        length (int): l.
-        seed (int): RNG seed.
-
-    Returns:
-        dict[str, torch.Tensor]: u, delta (b, d, l), A (d, 1),
-        B, C (b, 4, 1, l), D, delta_bias (d,), all requiring grad.
-    """
-    gen = torch.Generator().manual_seed(seed)
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=gen)
-
-    tensors = dict(
-        u=randn(batch, channels, length),
-        delta=randn(batch, channels, length) * 0.5,
-        A=-torch.ones(channels, 1),
-        B=randn(batch, GROUPS, 1, length),
-        C=randn(batch, GROUPS, 1, length),
-        D=torch.ones(channels),
-        delta_bias=randn(channels) * 0.5 - 4.0)
-    return {k: v.requires_grad_() for k, v in tensors.items()}
-
-
-def scan_step(inputs, backend, backward):
-    """Return a closure running one scan: forward only under no_grad
-    (inference), or forward and backward."""
-
-    def run():
-        with torch.set_grad_enabled(backward):
-            out = selective_scan_fn(
-                inputs['u'], inputs['delta'], inputs['A'], inputs['B'],
-                inputs['C'], D=inputs['D'], delta_bias=inputs['delta_bias'],
-                delta_softplus=True, backend=backend)
-        if backward:
-            torch.autograd.grad(out, list(inputs.values()),
-                                torch.ones_like(out))
-
-    return run
-
-
-def copy_step(inputs):
-    """Return a closure copying what a scan reads (u, delta, B, C) and
-    writes (out, the size of u)."""
-    sources = [inputs[k].detach() for k in ('u', 'delta', 'B', 'C', 'u')]
-
-    def run():
-        for tensor in sources:
-            tensor.clone()
-
-    return run
-
-
-def median_ms(fn, repeats, warmup):
-    """Median wall time of ``fn()`` in milliseconds after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+from mmgroupmamba.benchmarks.scan import (GRIDS, STAGES, copy_step,
+                                          directional_inputs,
+                                          directional_step, make_inputs,
+                                          scan_bytes, scan_step)
+from mmgroupmamba.benchmarks.timing import (cuda_median_ms, median_ms,
+                                            peak_bandwidth_gbs)
+from mmgroupmamba.ops import available_backends
 
 
 def reference_repeats(length, repeats):
@@ -137,78 +65,7 @@ def bench_row(batch, channels, length, repeats):
     return cells
 
 
-# Stage grids (H, W) of GroupMamba-T at 224 px, matching STAGES.
-GRIDS = ((56, 56), (28, 28), (14, 14), (7, 7))
 GPU_BACKENDS = ('reference', 'cpu', 'triton', 'cuda')
-
-
-def directional_inputs(batch, channels, height, width, device):
-    """A layer's scan inputs as DirectionalSSM passes them: u, delta are
-    (b, L, d) views of (b, d, L) tensors, B, C (b, L, 4, 1) views of
-    (b, 4, 1, L); all require grad.
-
-    Returns:
-        dict[str, torch.Tensor]: The leaves, and 'views' of them in the
-        layout the scan call takes.
-    """
-    flat = make_inputs(batch, channels, height * width)
-    leaves = {k: v.detach().to(device).requires_grad_()
-              for k, v in flat.items()}
-    views = dict(leaves, u=leaves['u'].transpose(1, 2),
-                 delta=leaves['delta'].transpose(1, 2),
-                 B=leaves['B'].permute(0, 3, 1, 2),
-                 C=leaves['C'].permute(0, 3, 1, 2))
-    return leaves, views
-
-
-def directional_step(leaves, views, height, width, backend, backward):
-    """A closure running one layer scan (forward, or forward + backward)."""
-
-    def run():
-        with torch.set_grad_enabled(backward):
-            out = directional_scan_fn(
-                views['u'], views['delta'], views['A'], views['B'],
-                views['C'], D=views['D'], delta_bias=views['delta_bias'],
-                delta_softplus=True, height=height, width=width,
-                backend=backend)
-        if backward:
-            torch.autograd.grad(out, list(leaves.values()),
-                                torch.ones_like(out))
-
-    return run
-
-
-def scan_bytes(batch, channels, length, backward):
-    """Bytes a scan must move at least, float32, n = 1: forward reads u,
-    delta, B, C and writes out; the backward also reads them and grad_out
-    and writes grads of u, delta, B, C (per-channel parameters ignored)."""
-    tokens = batch * length * channels
-    bc = batch * length * GROUPS
-    forward = 3 * tokens + 2 * bc
-    total = forward + (5 * tokens + 4 * bc if backward else 0)
-    return 4 * total
-
-
-def peak_bandwidth_gbs(device):
-    """Peak memory bandwidth of a CUDA device in GB/s (double data rate)."""
-    props = torch.cuda.get_device_properties(device)
-    return 2 * props.memory_clock_rate * 1e3 * props.memory_bus_width / 8 / 1e9
-
-
-def cuda_median_ms(fn, repeats, warmup):
-    """Median CUDA-event time of ``fn()`` in milliseconds after warm-up."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def gpu_section(batch, repeats):
@@ -262,7 +119,6 @@ def cpu_section(args):
         for channels, length in STAGES:
             cells = bench_row(batch, channels, length, args.repeats)
             print('| ' + ' | '.join(cells) + ' |', flush=True)
-
 
 
 def main():

@@ -1,0 +1,7 @@
+"""Measuring code shared by the benchmark tools and the GPU check.
+
+``scan``: the scan inputs, calls and byte counts at GroupMamba-T's stage
+shapes; ``timing``: median timers (wall clock, CUDA events) and the copy
+bandwidth; ``gpu_check``: the one-command acceptance check of the Triton
+kernels and the models on a GPU (``tools/gpu_check.py``).
+"""
