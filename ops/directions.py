@@ -82,8 +82,11 @@ def directional_scan(selective_scan, u, delta, A, B, C, D, z, delta_bias,
     """
     b, length, d = u.shape
     k = NUM_DIRECTIONS
-    # Traced (export, compile): the orders become graph ops, not a cache.
-    orders = scan_orders.__wrapped__ if _is_compiling() else scan_orders
+    # Traced (export, compile, jit): the orders become graph ops, not a
+    # cache; a cached tensor made inside one traced scan node would be
+    # unknown to the next one.
+    traced = _is_compiling() or torch.jit.is_tracing()
+    orders = scan_orders.__wrapped__ if traced else scan_orders
     order, unorder = orders(height, width, u.device)
 
     def gathered(x):  # (b, L, 4, e) -> (b, 4, e, L) in each group's order

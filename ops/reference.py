@@ -36,6 +36,44 @@ def compute_dtype(*tensors):
     return dtype
 
 
+#: Input dtypes a scan never computes in; as in mamba-ssm, its output then
+#: comes back in u's dtype.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def output_dtype(u, computed):
+    """The dtype of a scan's output, mamba-ssm's rule.
+
+    Args:
+        u (torch.Tensor): The scan's input u.
+        computed (torch.dtype): The dtype the scan ran in
+            (:func:`compute_dtype`).
+
+    Returns:
+        torch.dtype: u's dtype when it is float16 / bfloat16, else
+        ``computed``. The last state always stays in ``computed``.
+    """
+    return u.dtype if u.dtype in HALF_DTYPES else computed
+
+
+def time_varying(x, batch, length):
+    """B or C of shape (d, n), the same at every step, as a grouped
+    (b, d, n, l) view (one group per channel); other shapes unchanged.
+
+    Args:
+        x (torch.Tensor): (d, n), (b, n, l) or (b, g, n, l).
+        batch (int): b.
+        length (int): l.
+
+    Returns:
+        torch.Tensor: (b, n, l) or (b, g, n, l); an expanded view (no copy)
+        for a (d, n) input, so its gradient sums over b and l.
+    """
+    if x.dim() != 2:
+        return x
+    return x[None, :, :, None].expand(batch, *x.shape, length)
+
+
 def expand_groups(x, d):
     """Give every channel its own copy of its group's B or C.
 
@@ -67,8 +105,9 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         u (torch.Tensor): Input, (b, d, l).
         delta (torch.Tensor): Step sizes, (b, d, l).
         A (torch.Tensor): State matrix (diagonal), (d, n).
-        B (torch.Tensor): Input matrix, (b, n, l) or grouped (b, g, n, l).
-        C (torch.Tensor): Output matrix, (b, n, l) or grouped (b, g, n, l).
+        B (torch.Tensor): Input matrix, (b, n, l), grouped (b, g, n, l), or
+            (d, n), the same at every step.
+        C (torch.Tensor): Output matrix, shaped like B.
         D (torch.Tensor, optional): Skip connection, (d,).
         z (torch.Tensor, optional): Gate, (b, d, l).
         delta_bias (torch.Tensor, optional): Added to delta, (d,).
@@ -77,12 +116,16 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None,
 
     Returns:
         torch.Tensor | tuple[torch.Tensor, torch.Tensor]: out (b, d, l), and
-        with ``return_last_state`` the last state h_{l-1} (b, d, n). Both in
-        float32, or float64 if any input is float64.
+        with ``return_last_state`` the last state h_{l-1} (b, d, n). Computed
+        in float32, or float64 if any input is float64; out comes back in
+        u's dtype when u is float16 / bfloat16 (mamba-ssm's rule), the last
+        state stays in the computed dtype.
     """
     dtype = compute_dtype(u, delta, A, B, C, D, z, delta_bias)
+    out_dtype = output_dtype(u, dtype)
+    b, d, length = u.shape
+    B, C = time_varying(B, b, length), time_varying(C, b, length)
     u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
-    d = u.shape[1]
     if delta_bias is not None:
         delta = delta + delta_bias.to(dtype)[:, None]
     if delta_softplus:
@@ -106,8 +149,5 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         out = out + D.to(dtype)[:, None] * u
     if z is not None:
         out = out * F.silu(z.to(dtype))
+    out = out.to(out_dtype)
     return (out, h) if return_last_state else out
-
-
-# The name every backend adapter module exposes.
-selective_scan = selective_scan_ref

@@ -6,20 +6,25 @@ from mmpretrain.registry import MODELS
 from mmengine.config import Config
 
 import mmgroupmamba  # noqa: F401
-from mmgroupmamba.ops import cpu as cpu_backend
+from mmgroupmamba.ops import SCAN_BACKENDS
 
 
 @pytest.fixture
 def scan_dtypes(monkeypatch):
     """Record the dtype the 'cpu' backend computes in (after the dispatcher)."""
     seen = []
-    original = cpu_backend.selective_scan
+    backend = SCAN_BACKENDS['cpu']
 
-    def spy(u, *args, **kwargs):
+    def spy(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+            return_last_state):
         seen.append(u.dtype)
-        return original(u, *args, **kwargs)
+        return backend.selective_scan(
+            u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
+            delta_softplus=delta_softplus,
+            return_last_state=return_last_state)
 
-    monkeypatch.setattr(cpu_backend, 'selective_scan', spy)
+    monkeypatch.setitem(SCAN_BACKENDS, 'cpu',
+                        backend._replace(selective_scan=spy))
     return seen
 
 

@@ -1,14 +1,13 @@
 """Selective-scan backends against the sequential float64 reference."""
-import types
-
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.analysis import FlopAnalyzer
 
 from mmgroupmamba import ops
-from mmgroupmamba.ops import (SCAN_BACKENDS, available_backends, cpu,
-                              reference, selective_scan_fn,
-                              selective_scan_ref)
+from mmgroupmamba.ops import (SCAN_BACKENDS, ScanBackend,
+                              available_backends, cpu, selective_scan_flops,
+                              selective_scan_fn, selective_scan_ref)
 
 INPUT_NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
 
@@ -130,6 +129,36 @@ def test_matches_reference_group_layouts(groups, backend):
                            backend=backend)
 
 
+@pytest.mark.parametrize('backend', FAST_BACKENDS + ['reference'])
+@pytest.mark.parametrize('length', [1, 7, 97])
+def test_time_invariant_bc_matches_reference(backend, length):
+    """B / C of shape (d, n) (mamba-ssm's time-invariant form): the same as
+    (b, d, n, l) grouped B / C holding row i at every step of channel i."""
+    inputs = make_inputs(d=8, length=length, n=3)
+    gen = torch.Generator().manual_seed(5)
+    inputs['B'] = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    inputs['C'] = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    out, last, grads = grads_of(selective_scan_fn, inputs, backend=backend,
+                                delta_softplus=True)
+
+    def per_step(x):  # (d, n) -> (b, d, n, l), the same value at each step
+        return x[None, :, :, None].expand(2, 8, 3, length)
+
+    expanded = requiring_grad(inputs)
+    ref_out, ref_last = run_scan(
+        selective_scan_ref, dict(expanded, B=per_step(expanded['B']),
+                                 C=per_step(expanded['C'])),
+        delta_softplus=True, return_last_state=True)
+    gen = torch.Generator().manual_seed(1)  # grads_of's output weights
+    w_out = torch.randn(ref_out.shape, generator=gen, dtype=torch.float64)
+    w_last = torch.randn(ref_last.shape, generator=gen, dtype=torch.float64)
+    ((ref_out * w_out).sum() + (ref_last * w_last).sum()).backward()
+    assert_close(out, ref_out.detach(), 1e-10, 'out')
+    assert_close(last, ref_last.detach(), 1e-10, 'last_state')
+    for name, grad in grads.items():
+        assert_close(grad, expanded[name].grad, 1e-10, f'grad {name}')
+
+
 def test_groupmamba_width_grouped():
     """d = 4 * 87 = 348 channels in 4 groups, n = 1, as GroupMamba runs."""
     compare_with_reference(
@@ -225,16 +254,25 @@ def test_float32_softplus_matches_torch():
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
-def test_half_inputs_give_float32(dtype):
+def test_half_inputs_computed_in_float32_out_in_input_dtype(dtype):
+    """mamba-ssm's rule: float32 math, out in u's dtype, last state float32."""
     inputs = make_inputs(length=40, groups=4, dtype=dtype)
-    expected = run_scan(selective_scan_ref,
-                        {k: v.float() for k, v in inputs.items()},
-                        delta_softplus=True)
+    expected, expected_last = run_scan(
+        selective_scan_ref, {k: v.double() for k, v in inputs.items()},
+        delta_softplus=True, return_last_state=True)
+    # float32 math, then one rounding to the half type: half an ulp of it.
+    half_ulp = torch.finfo(dtype).eps / 2
     for backend in ('cpu', 'reference'):
         out, last = run_scan(selective_scan_fn, inputs, delta_softplus=True,
                              return_last_state=True, backend=backend)
-        assert out.dtype == last.dtype == torch.float32
-        assert_close(out, expected, 1e-5, backend)
+        assert out.dtype == dtype and last.dtype == torch.float32
+        assert_close(last.double(), expected_last, 1e-5, backend)
+        bound = half_ulp * expected.abs() + 1e-5 * max(
+            1.0, expected.abs().max().item())
+        assert ((out.double() - expected).abs() <= bound).all(), backend
+    # selective_scan_ref has selective_scan_fn's signature and rule.
+    ref_out = run_scan(selective_scan_ref, inputs, delta_softplus=True)
+    assert ref_out.dtype == dtype
 
 
 def test_bfloat16_gradients_flow_back_as_bfloat16():
@@ -317,9 +355,8 @@ def test_unknown_backend_raises():
 
 
 def test_unavailable_backend_raises(monkeypatch):
-    fake = types.SimpleNamespace(
-        unavailable_reason=lambda device: 'needs a unicorn',
-        selective_scan=None)
+    fake = ScanBackend('fake', selective_scan=None,
+                       unavailable_reason=lambda device: 'needs a unicorn')
     monkeypatch.setitem(SCAN_BACKENDS, 'fake', fake)
     assert available_backends()['fake'] == (False, 'needs a unicorn')
     assert available_backends()['cpu'].available
@@ -327,37 +364,38 @@ def test_unavailable_backend_raises(monkeypatch):
         run_scan(selective_scan_fn, make_inputs(), backend='fake')
 
 
-def spy_on(monkeypatch, module):
-    """Record calls of ``module.selective_scan``."""
+def spy_on(monkeypatch, name):
+    """Record calls of backend ``name``'s flat scan."""
     calls = []
-    original = module.selective_scan
+    original = SCAN_BACKENDS[name].selective_scan
 
     def spy(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
             return_last_state):
-        calls.append(module)
+        calls.append(name)
         return original(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
                         delta_softplus=delta_softplus,
                         return_last_state=return_last_state)
 
-    monkeypatch.setattr(module, 'selective_scan', spy)
+    monkeypatch.setitem(SCAN_BACKENDS, name,
+                        SCAN_BACKENDS[name]._replace(selective_scan=spy))
     return calls
 
 
 def test_auto_uses_cpu_backend(monkeypatch):
     monkeypatch.delenv(ops.BACKEND_ENV_VAR, raising=False)
-    calls = spy_on(monkeypatch, cpu)
+    calls = spy_on(monkeypatch, 'cpu')
     run_scan(selective_scan_fn, make_inputs())
-    assert calls == [cpu]
+    assert calls == ['cpu']
 
 
 def test_env_var_forces_auto_backend(monkeypatch):
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, 'reference')
-    ref_calls = spy_on(monkeypatch, reference)
-    cpu_calls = spy_on(monkeypatch, cpu)
+    ref_calls = spy_on(monkeypatch, 'reference')
+    cpu_calls = spy_on(monkeypatch, 'cpu')
     run_scan(selective_scan_fn, make_inputs())
-    assert ref_calls == [reference] and not cpu_calls
+    assert ref_calls == ['reference'] and not cpu_calls
     run_scan(selective_scan_fn, make_inputs(), backend='cpu')  # explicit
-    assert cpu_calls == [cpu]
+    assert cpu_calls == ['cpu']
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, 'nope')
     with pytest.raises(ValueError, match=ops.BACKEND_ENV_VAR):
         run_scan(selective_scan_fn, make_inputs())
@@ -381,3 +419,49 @@ def test_bad_inputs_raise(name, value, message):
     with pytest.raises(ValueError, match=message):
         run_scan(selective_scan_fn, inputs)
 
+
+
+@pytest.mark.parametrize('with_D, with_z', [(True, False), (False, True)])
+def test_flop_counter_sees_one_scan_node(with_D, with_z):
+    """mmengine's stock FlopAnalyzer (no handle set here) counts the scan as
+    one node, with the official formula."""
+    inputs = make_inputs(b=2, d=8, length=20, n=3, groups=2, with_D=with_D,
+                         with_z=with_z)
+
+    class Scan(torch.nn.Module):
+
+        def forward(self, u, delta):
+            return run_scan(selective_scan_fn, dict(inputs, u=u, delta=delta),
+                            delta_softplus=True, backend='reference')
+
+    analyzer = FlopAnalyzer(Scan(), (inputs['u'], inputs['delta']))
+    assert analyzer.by_operator() == {
+        'PythonOp.TracedSelectiveScan':
+        selective_scan_flops(2, 8, 20, 3, with_D=with_D, with_z=with_z)
+    }
+    assert not analyzer.unsupported_ops()
+
+
+def test_jit_traced_scan_values_and_gradients():
+    """Under torch.jit.trace the scan is one Python node whose backward
+    recomputes the backend's scan: same values and gradients."""
+    inputs = make_inputs(length=30, n=2, groups=2)
+    traced = torch.jit.trace(
+        lambda *tensors: selective_scan_fn(*tensors, delta_softplus=True,
+                                           return_last_state=True),
+        tuple(inputs[k] for k in INPUT_NAMES), check_trace=False)
+    assert 'prim::PythonOp' in [node.kind() for node in traced.graph.nodes()]
+
+    def traced_scan(u, delta, A, B, C, D, z, delta_bias, return_last_state,
+                    delta_softplus):
+        assert return_last_state and delta_softplus  # as traced
+        return traced(u, delta, A, B, C, D, z, delta_bias)
+
+    out, last, grads = grads_of(traced_scan, inputs, delta_softplus=True)
+    ref_out, ref_last, ref_grads = grads_of(selective_scan_ref, inputs,
+                                            delta_softplus=True)
+    assert_close(out, ref_out, 1e-10, 'out')
+    assert_close(last, ref_last, 1e-10, 'last_state')
+    assert grads.keys() == ref_grads.keys()
+    for name in grads:
+        assert_close(grads[name], ref_grads[name], 1e-10, f'grad {name}')

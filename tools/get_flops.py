@@ -14,10 +14,11 @@ the papers' sizes: 224x224 (classifiers), 800x1280 (detectors, "1280x800"),
 
 Counted with mmengine's FlopAnalyzer (the fvcore counter: a multiply-add of a
 conv / linear / einsum / matmul is one FLOP; norms by fvcore's norm rule;
-elementwise ops are not counted) plus a handle for the selective scan, which
-every fvcore-based counter otherwise skips: ``9*B*L*D*N + B*D*L`` per call,
-the official GroupMamba/VMamba formula. This is the method of the official
-figures, so the numbers are comparable with them.
+elementwise ops are not counted) plus the selective scan's handle,
+``9*B*L*D*N + B*D*L`` per call, the official GroupMamba/VMamba formula,
+which importing ``mmgroupmamba.ops`` registers with every FlopAnalyzer
+(``mmgroupmamba.ops.flops``). This is the method of the official figures, so
+the numbers are comparable with them.
 
 What runs, per kind (the inference path, as mmdet's and mmseg's own
 tools/analysis_tools/get_flops.py count it):
@@ -44,11 +45,11 @@ from collections import Counter
 
 import torch
 from mmengine.analysis import FlopAnalyzer
-from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmgroupmamba.ops import TRACED_SCAN_OPS, selective_scan_flops
+# Importing the ops registers the scan's FLOP handles with mmengine.
+from mmgroupmamba.ops import TRACED_SCAN_OPS
 from mmgroupmamba.wrappers import ClassifierLogits
 
 # mmengine 0.10.7 imports pkg_resources; its deprecation notice is not ours.
@@ -76,15 +77,6 @@ PAPER_DENSE = {
 }
 SUPPORTED = ('mmpretrain ImageClassifier, mmdet SingleStageDetector / '
              'TwoStageDetector, mmseg EncoderDecoder')
-
-
-def scan_flop_handle(inputs, outputs):
-    """FLOPs of one traced scan node: inputs are (u, delta, A, B, C, D, ...)."""
-    batch, channels, length = get_shape(inputs[0])
-    state_size = get_shape(inputs[2])[1]
-    with_D = inputs[5].type().kind() == 'TensorType'
-    return selective_scan_flops(batch, channels, length, state_size,
-                                with_D=with_D)
 
 
 def _type_name(node):
@@ -123,9 +115,9 @@ def model_kind(model_class):
 def build_model(config):
     """Build a config's model for counting, in eval mode.
 
-    The scan is forced to the 'cpu' backend, whose autograd Function is the
-    one traced node the scan handle counts; SyncBN layers become BatchNorm
-    (the count runs in one process); a segmentor loses its auxiliary head.
+    SyncBN layers become BatchNorm (the count runs in one process); a
+    segmentor loses its auxiliary head. The scan backend is the config's:
+    under the trace every backend's scan is one node the handle counts.
 
     Args:
         config (str): Path of a config of this project.
@@ -153,10 +145,6 @@ def build_model(config):
         raise ValueError(
             f'{config}: the backbone is {_type_name(backbone) or None!r}, '
             'not GroupMamba; get_flops.py counts GroupMamba models only')
-    # The scan must be one traced node: force the backend that provides it.
-    backbone.scan_backend = 'cpu'
-    if _type_name(cfg.model.get('neck')) == 'ClassBlockNeck':
-        cfg.model.neck.scan_backend = 'cpu'
     with DefaultScope.overwrite_default_scope(scope):
         # The library's own registry (imports it): mmengine's root MODELS
         # finds a library's models only through it.
@@ -287,12 +275,9 @@ def count(model, kind, scope, shape):
             samples = data_samples if kind == 'detector' else None
             wrapper, prefix = DenseForward(model, samples), 'model.'
         analyzer = FlopAnalyzer(wrapper, (images, ))
-        for name in TRACED_SCAN_OPS:
-            analyzer.set_op_handle(name, scan_flop_handle)
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
         roi_counter = RoICounter(model)
-        # Grad stays enabled: the scan is one traced autograd node only then.
         with warnings.catch_warnings():
             # Tracing mmdet's proposal step warns about Python values taken
             # from tensors; the count is of this one input, which is fine.
