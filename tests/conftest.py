@@ -17,7 +17,7 @@ from mmengine.registry import DefaultScope
 
 from official_weights import make_official_state_dict, state_dict_digest
 
-from mmgroupmamba.models.checkpoint import (is_official_layout,
+from mmgroupmamba.checkpoint import (is_official_layout,
                                             official_to_mm, read_checkpoint)
 
 REPO = Path(__file__).resolve().parents[1]

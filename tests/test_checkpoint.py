@@ -10,7 +10,7 @@ from official_weights import make_official_state_dict
 
 import mmgroupmamba  # noqa: F401
 from mmgroupmamba.models import GroupMamba
-from mmgroupmamba.models.checkpoint import (CheckpointError, mm_to_official,
+from mmgroupmamba.checkpoint import (CheckpointError, mm_to_official,
                                             official_to_mm, read_checkpoint)
 
 

@@ -1,0 +1,11 @@
+"""The one error type of weight loading."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model.
+
+    Raised before anything is copied into the model, with a message that
+    names the file, the failure (not a checkpoint, truncated, pickled
+    objects, another arch, another task's model, the official layout) and,
+    for a model mismatch, the missing, unexpected and mis-shaped keys.
+    """
