@@ -15,16 +15,10 @@ from torch import nn
 
 from ..checkpoint import (install_whole_model_strictness,
                           load_pretrained_backbone, register_strict_loading)
-from .directional_ssm import check_scan_backend
+from .directional_ssm import DirectionalSSM, check_scan_backend
 from .ffn import ConvFFN
 from .group_mamba_layer import GroupMambaLayer
 from .init import init_conv
-
-
-# The scan's per-group vectors, stacked (4, C/4) here, that were 1-D (no
-# weight decay) per group in the official code; see no_weight_decay().
-STACKED_NO_DECAY = ('ssm.D', 'ssm.out_norm_weight', 'ssm.out_norm_bias',
-                    'ssm.conv_bias')
 
 
 class Stem(nn.Module):
@@ -309,23 +303,18 @@ class GroupMamba(BaseModule):
 
     def no_weight_decay(self):
         """Names of the parameters that take no weight decay besides the
-        1-D ones.
-
-        The official ImageNet training exempts every parameter with
-        ``ndim <= 1`` or named ``*.bias``. Its per-scan-group vectors (``D``,
-        ``out_norm`` weight and bias, the depthwise conv's bias) are stacked
-        over the four groups here, (4, C/4), so the ndim rule alone would
-        decay them; they are named here. ``dt_bias`` and ``A_log`` were 2-D
-        officially and keep their decay. Applied by
+        1-D ones: those each :class:`DirectionalSSM` declares (see its
+        ``no_weight_decay``), with their path in the backbone. Applied by
         :class:`mmgroupmamba.engine.GroupMambaOptimWrapperConstructor`.
 
         Returns:
-            set[str]: Parameter names relative to this backbone.
+            set[str]: e.g. ``'stages.0.blocks.0.mixer.ssm.D'``.
         """
         return {
-            name
-            for name, _ in self.named_parameters()
-            if name.endswith(STACKED_NO_DECAY)
+            f'{path}.{name}'
+            for path, module in self.named_modules()
+            if isinstance(module, DirectionalSSM)
+            for name in module.no_weight_decay()
         }
 
     def _check_input(self, x):

@@ -137,6 +137,21 @@ class DirectionalSSM(nn.Module):
         return -torch.exp(self.A_log.float()).to(dtype).view(
             -1, self.d_state)
 
+    def no_weight_decay(self):
+        """The parameters that take no weight decay although they are 2-D.
+
+        The official ImageNet training exempts every parameter with
+        ``ndim <= 1`` or named ``*.bias``. Its per-group ``Ds``,
+        ``out_norm`` weight and bias and depthwise ``conv2d.bias`` were 1-D
+        per group; stacked over the four groups here, (4, C/4), the ndim
+        rule alone would decay them, so they are named. ``dt_bias`` and
+        ``A_log`` were 2-D officially and keep their decay.
+
+        Returns:
+            set[str]: Parameter names of this module.
+        """
+        return {'D', 'out_norm_weight', 'out_norm_bias', 'conv_bias'}
+
     def forward(self, x):
         """Mix tokens of ``x`` (B, H, W, C) -> (B, H, W, C)."""
         b, h, w, c = x.shape
