@@ -35,6 +35,7 @@ def save_model(config, scope, path):
 def detector_path(tmp_path_factory):
     """A Mask R-CNN smoke checkpoint: the same backbone as the UperNet smoke
     config's, other necks and heads."""
+    pytest.importorskip('mmdet')  # the oldest tested stack has no mmdet
     path = tmp_path_factory.mktemp('det') / 'maskrcnn_smoke.pth'
     save_model(DET_SMOKE, 'mmdet', path)
     return path
@@ -52,6 +53,7 @@ def truncated_detector_path(detector_path, tmp_path_factory):
 def test_seg_inferencer_refuses_a_detector_checkpoint(detector_path):
     """The backbone keys match, the heads do not: before, the heads stayed
     random with only mmengine's warning."""
+    pytest.importorskip('mmseg')
     from mmseg.apis import MMSegInferencer
     with one_thread_in_scope('mmseg'), pytest.raises(
             CheckpointError,
@@ -61,16 +63,54 @@ def test_seg_inferencer_refuses_a_detector_checkpoint(detector_path):
             model=str(SEG_SMOKE), weights=str(detector_path), device='cpu')
 
 
-def test_runner_load_from_refuses_a_detector_checkpoint(detector_path,
-                                                        tmp_path):
-    """``load_from`` (also what ``mim test --checkpoint`` sets) is strict."""
+@pytest.mark.parametrize('resume', [False, True])
+def test_runner_load_from_and_resume_refuse_a_detector_checkpoint(
+        detector_path, tmp_path, resume):
+    """``load_from`` (also what ``mim test --checkpoint`` sets) and
+    ``resume`` are strict."""
+    pytest.importorskip('mmseg')
     cfg = Config.fromfile(SEG_SMOKE)
     cfg.work_dir = str(tmp_path)
     cfg.load_from = str(detector_path)
+    cfg.resume = resume
     with one_thread_in_scope('mmseg'):
         runner = Runner.from_cfg(cfg)
         with pytest.raises(CheckpointError, match='missing keys'):
             runner.load_or_resume()
+
+
+@pytest.fixture(scope='module')
+def segmentor_path(tmp_path_factory):
+    pytest.importorskip('mmseg')
+    path = tmp_path_factory.mktemp('seg') / 'upernet_smoke.pth'
+    save_model(SEG_SMOKE, 'mmseg', path)
+    return path
+
+
+def test_det_inferencer_refuses_a_segmentor_checkpoint(segmentor_path):
+    from mmdet.apis import DetInferencer
+    with one_thread_in_scope('mmdet'), pytest.raises(
+            CheckpointError,
+            match=r'(?s)missing keys \(\d+\): .*unexpected keys \(\d+\): '
+            r'.*(decode_head|auxiliary_head)'):
+        DetInferencer(
+            model=str(DET_SMOKE),
+            weights=str(segmentor_path),
+            device='cpu',
+            show_progress=False)
+
+
+def test_cls_inferencer_refuses_a_partial_checkpoint(converted_tiny_path,
+                                                    tmp_path):
+    from mmpretrain import ImageClassificationInferencer
+    checkpoint = torch.load(converted_tiny_path, weights_only=True)
+    del checkpoint['state_dict']['head.dist_fc.weight']
+    partial = tmp_path / 'partial.pth'
+    torch.save(checkpoint, partial)
+    with one_thread_in_scope('mmpretrain'), pytest.raises(
+            CheckpointError, match=r'missing keys \(1\): dist_fc\.weight'):
+        ImageClassificationInferencer(
+            model=str(CONFIG_OF_ARCH['tiny']), pretrained=str(partial))
 
 
 # ---------------------------------------------- 2. not a checkpoint at all
