@@ -1,4 +1,4 @@
-"""The one error type of weight loading."""
+"""The one error type of weight loading, and how its messages list keys."""
 
 
 class CheckpointError(ValueError):
@@ -9,3 +9,11 @@ class CheckpointError(ValueError):
     objects, another arch, another task's model, the official layout) and,
     for a model mismatch, the missing, unexpected and mis-shaped keys.
     """
+
+
+def short_list(items, limit=8):
+    """``'a, b, ... (n more)'``: at most ``limit`` items of a key list."""
+    items = list(items)
+    text = ', '.join(items[:limit])
+    return text + (f', ... ({len(items) - limit} more)'
+                   if len(items) > limit else '')

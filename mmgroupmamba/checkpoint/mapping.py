@@ -92,8 +92,10 @@ def _under(official_prefix, our_prefix, rules):
 #: general downsample rule.
 RULES = (
     Rule('patch_embed1.{rest}', 'backbone.stem.{rest}'),
-    Rule('norm{n:1-3}.{rest}', 'backbone.stages.{n:1-3}.downsample.in_norm.{rest}'),
-    Rule('patch_embed{s1:2-4}.{rest}', 'backbone.stages.{s0:1-3}.downsample.{rest}'),
+    Rule('norm{n:1-3}.{rest}',
+         'backbone.stages.{n:1-3}.downsample.in_norm.{rest}'),
+    Rule('patch_embed{s1:2-4}.{rest}',
+         'backbone.stages.{s0:1-3}.downsample.{rest}'),
     Rule('norm4.{rest}', 'neck.norm.{rest}'),
     Rule('head.{rest}', 'head.fc.{rest}'),
     Rule('dist_head.{rest}', 'head.dist_fc.{rest}'),

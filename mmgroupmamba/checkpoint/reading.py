@@ -13,19 +13,12 @@ import pickle
 import torch
 from mmengine.runner import CheckpointLoader
 
-from .errors import CheckpointError
+from .errors import CheckpointError, short_list
 
 # The first bytes of the two formats torch.save writes: a zip archive
 # (torch >= 1.6) or the legacy pickle stream (protocol 2 marker).
 _ZIP_MAGIC = b'PK\x03\x04'
 _LEGACY_MAGIC = b'\x80'
-
-
-def _short_list(items, limit=8):
-    items = list(items)
-    text = ', '.join(items[:limit])
-    return text + (f', ... ({len(items) - limit} more)'
-                   if len(items) > limit else '')
 
 
 def load_file(path, map_location='cpu'):
@@ -102,7 +95,7 @@ def read_checkpoint(path):
     not_tensors = [k for k, v in obj.items() if not torch.is_tensor(v)]
     if not_tensors:
         raise CheckpointError(f'{path}: entries that are not tensors: '
-                              f'{_short_list(not_tensors)}')
+                              f'{short_list(not_tensors)}')
     return obj
 
 

@@ -21,9 +21,8 @@ import weakref
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from .errors import CheckpointError, short_list
 from .mapping import is_official_layout
-from .reading import _short_list
 
 # Model parts that check their own keys; the whole-model hook leaves their
 # keys to them, so that their messages name keys relative to the part.
@@ -121,13 +120,13 @@ def check_state_dict(expected,
         f'loaded (model: {model_arch}; checkpoint: {file_arch}).'
     ]
     if missing:
-        lines.append(f'  missing keys ({len(missing)}): {_short_list(missing)}')
+        lines.append(f'  missing keys ({len(missing)}): {short_list(missing)}')
     if unexpected:
         lines.append(f'  unexpected keys ({len(unexpected)}): '
-                     f'{_short_list(unexpected)}')
+                     f'{short_list(unexpected)}')
     if mismatched:
         lines.append(f'  shape mismatches ({len(mismatched)}): '
-                     f'{_short_list(mismatched, limit=4)}')
+                     f'{short_list(mismatched, limit=4)}')
     if is_official_layout(whole_file):
         lines.append('  This is the official layout: convert it with '
                      '`python tools/convert_official.py IN.pth OUT.pth`.')
