@@ -59,17 +59,12 @@ optim_wrapper = dict(
     # AdamW lr 5e-4 per 512 images = 1e-3 at 1024, betas (0.9, 0.999), eps
     # 1e-8, wd 0.05: all as the base.
     clip_grad=dict(max_norm=5.0),  # official clip_grad_norm_ 5 (base: none)
-    # No decay exactly where the official rule (ndim == 1 or *.bias) has
-    # none: every 1-D tensor, plus the scan's per-group vectors that are
-    # stacked over the four groups here as (4, C/4). dt_bias and A_log were
-    # 2-D officially and keep their decay. (Base: norm/bias keys + Swin's.)
-    paramwise_cfg=dict(
-        _delete_=True,
-        flat_decay_mult=0.,
-        custom_keys={
-            f'ssm.{name}': dict(decay_mult=0.)
-            for name in ('D', 'out_norm_weight', 'out_norm_bias', 'conv_bias')
-        }))
+    # No decay exactly where the official rule (ndim <= 1 or *.bias) has
+    # none: every 1-D tensor plus what the model declares in
+    # no_weight_decay() (the scan's stacked per-group vectors), applied by
+    # our constructor. None drops the base's norm/bias keys and Swin's.
+    constructor='GroupMambaOptimWrapperConstructor',
+    paramwise_cfg=None)
 
 # Official: linear warm-up from 1e-6 over 20 epochs, then one cosine to 1e-5
 # over the other 280, both stepped every iteration (timm CosineLRScheduler,

@@ -35,23 +35,11 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     neck=dict(in_channels=[64, 128, 348, 448]))  # GroupMamba-T stage widths
 
-# No weight decay where the official ImageNet training had none (parameters
-# with ndim <= 1 or named *.bias): every 1-D tensor (LayerNorm/BatchNorm
-# weights and biases, all biases, skip_scale) via flat_decay_mult, plus the
-# selective-scan tensors that were 1-D per scan group in the official code
-# but are stacked over the four groups here, (4, C/4): D, out_norm_weight,
-# out_norm_bias, conv_bias. dt_bias and A_log were 2-D officially and kept
-# their decay there, so they keep it here. The rule covers the whole detector
-# (FPN and head biases too), as mmdet's ConvNeXt configs do; _delete_ drops
-# the Swin base's name-based keys ('norm', position tables), which miss the
-# stem's BatchNorms and every bias.
+# No weight decay where the official ImageNet training had none: every 1-D
+# tensor (norms, biases, skip_scale; the necks' and heads' too, as mmdet's
+# ConvNeXt configs do) plus what the model declares in no_weight_decay() (the
+# scan's per-group vectors, stacked here), applied by our constructor. None
+# drops the Swin base's name-based keys ('norm', position tables), which miss
+# the stem's BatchNorms and every bias.
 optim_wrapper = dict(
-    paramwise_cfg=dict(
-        _delete_=True,
-        flat_decay_mult=0.,
-        custom_keys={
-            'ssm.D': dict(decay_mult=0.),
-            'ssm.out_norm_weight': dict(decay_mult=0.),
-            'ssm.out_norm_bias': dict(decay_mult=0.),
-            'ssm.conv_bias': dict(decay_mult=0.),
-        }))
+    constructor='GroupMambaOptimWrapperConstructor', paramwise_cfg=None)

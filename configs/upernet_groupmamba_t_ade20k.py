@@ -49,20 +49,11 @@ model = dict(
     # model.test_cfg.mode=whole to compare with them that way.)
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
 
-# No weight decay where the official ImageNet training had none (parameters
-# with ndim <= 1 or named *.bias): every 1-D tensor (LayerNorm/BatchNorm
-# weights and biases, all biases, skip_scale) via flat_decay_mult, plus the
-# selective-scan tensors that were 1-D per scan group officially but are
-# stacked over the four groups here, (4, C/4). The rule covers the heads too
-# (the Swin base exempts only 'norm'-named and position tables); the same
-# split as configs/maskrcnn_groupmamba_t_1x_coco.py.
+# No weight decay where the official ImageNet training had none: every 1-D
+# tensor (norms, biases, skip_scale; the necks' and heads' too, as mmdet's
+# ConvNeXt configs do) plus what the model declares in no_weight_decay() (the
+# scan's per-group vectors, stacked here), applied by our constructor. None
+# drops the Swin base's name-based keys ('norm', position tables), which miss
+# the stem's BatchNorms and every bias.
 optim_wrapper = dict(
-    paramwise_cfg=dict(
-        _delete_=True,
-        flat_decay_mult=0.,
-        custom_keys={
-            'ssm.D': dict(decay_mult=0.),
-            'ssm.out_norm_weight': dict(decay_mult=0.),
-            'ssm.out_norm_bias': dict(decay_mult=0.),
-            'ssm.conv_bias': dict(decay_mult=0.),
-        }))
+    constructor='GroupMambaOptimWrapperConstructor', paramwise_cfg=None)

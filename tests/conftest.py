@@ -17,8 +17,9 @@ from mmengine.registry import DefaultScope
 
 from official_weights import make_official_state_dict, state_dict_digest
 
-from mmgroupmamba.models.checkpoint import (is_official_layout,
-                                            official_to_mm, read_checkpoint)
+from mmgroupmamba.checkpoint import (is_official_layout, official_to_mm,
+                                     read_checkpoint)
+from mmgroupmamba.engine import no_weight_decay_names
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
@@ -89,18 +90,21 @@ def one_thread_in_scope(scope):
         torch.set_num_threads(previous_threads)
 
 
-# The parameters the dense configs exempt from weight decay although they are
-# not 1-D: the per-scan-group vectors stacked over the four groups.
+# The parameters the configs exempt from weight decay although they are not
+# 1-D: the per-scan-group vectors stacked over the four groups. The model
+# declares them (no_weight_decay()); this pins what it must declare.
 STACKED_NO_DECAY = ('ssm.D', 'ssm.out_norm_weight', 'ssm.out_norm_bias',
                     'ssm.conv_bias')
 
 
 def check_weight_decay_split(model, optim_wrapper_cfg, lr, weight_decay):
-    """Assert the dense configs' rule: no decay exactly where the official
-    ImageNet training had none (1-D tensors and the stacked scan vectors).
+    """Assert the configs' rule: no decay exactly where the official
+    ImageNet training had none (1-D tensors and the tensors the model
+    declares in ``no_weight_decay()``, which must be exactly the stacked
+    scan vectors).
 
     Args:
-        model (nn.Module): The detector or segmentor.
+        model (nn.Module): The classifier, detector or segmentor.
         optim_wrapper_cfg (dict): Its config's ``optim_wrapper``.
         lr (float): The LR every group must have.
         weight_decay (float): The decay of every other parameter.
@@ -117,8 +121,11 @@ def check_weight_decay_split(model, optim_wrapper_cfg, lr, weight_decay):
             decay_of[id(param)] = group['weight_decay']
     named = list(model.named_parameters())
     assert len(decay_of) == len(named)
+    declared = no_weight_decay_names(model)
+    assert declared == {
+        name for name, _ in named if name.endswith(STACKED_NO_DECAY)}
     for name, param in named:
-        no_decay = param.ndim <= 1 or name.endswith(STACKED_NO_DECAY)
+        no_decay = param.ndim <= 1 or name in declared
         assert decay_of[id(param)] == (0.0 if no_decay else weight_decay), \
             name
     return {name: decay_of[id(param)] for name, param in named}

@@ -10,7 +10,7 @@ from official_weights import make_official_state_dict
 
 import mmgroupmamba  # noqa: F401
 from mmgroupmamba.models import GroupMamba
-from mmgroupmamba.models.checkpoint import (CheckpointError, mm_to_official,
+from mmgroupmamba.checkpoint import (CheckpointError, mm_to_official,
                                             official_to_mm, read_checkpoint)
 
 
@@ -139,3 +139,26 @@ def test_backbone_pretrained_incomplete_fails(converted_tiny_path, tmp_path):
                               checkpoint=str(tmp_path / 'nope.pth')))
     with pytest.raises(FileNotFoundError):
         missing.init_weights()
+
+
+def test_checkpoint_package_imports_downwards():
+    """No import circle: models import the checkpoint package's lower
+    modules; only its convert.py imports models; nothing imports inside a
+    function to hide a circle."""
+    import ast
+    from pathlib import Path
+    package = Path(mmgroupmamba.__file__).parent
+    for path in sorted((package / 'checkpoint').glob('*.py')):
+        tree = ast.parse(path.read_text())
+        imported = [
+            node.module or '' for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+        ]
+        if path.name != 'convert.py':
+            assert not [m for m in imported if 'models' in m], path.name
+        for function in ast.walk(tree):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert not [
+                    node for node in ast.walk(function)
+                    if isinstance(node, (ast.Import, ast.ImportFrom))
+                ], f'{path.name}: {function.name} imports inside'

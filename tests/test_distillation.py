@@ -23,7 +23,8 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import mmgroupmamba  # noqa: F401
-from mmgroupmamba.models.checkpoint import CheckpointError, load_teacher
+from mmgroupmamba.checkpoint import CheckpointError
+from mmgroupmamba.models.distiller import load_teacher
 
 sys.path.insert(0, str(REPO / 'tools'))
 from make_imagenet_data import CLASSES, make_imagenet_data  # noqa: E402

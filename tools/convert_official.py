@@ -12,7 +12,7 @@ freshly built model of the detected arch.
 """
 import argparse
 
-from mmgroupmamba.models.checkpoint import convert_official_checkpoint
+from mmgroupmamba.checkpoint.convert import convert_official_checkpoint
 
 
 def main():

@@ -78,7 +78,7 @@ def seeded_official_checkpoint(config, path, seed):
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
 
-    from mmgroupmamba.models.checkpoint import mm_to_official
+    from mmgroupmamba.checkpoint import mm_to_official
     torch.manual_seed(seed)
     model = MODELS.build(Config.fromfile(config).model)
     torch.save(mm_to_official(model.state_dict()), path)
@@ -89,7 +89,7 @@ def classification_demo(args):
     import mmgroupmamba  # noqa: F401  (registers the models)
     from mmpretrain import ImageClassificationInferencer
 
-    from mmgroupmamba.models.checkpoint import convert_official_checkpoint
+    from mmgroupmamba.checkpoint.convert import convert_official_checkpoint
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     config = REPO / 'configs' / 'groupmamba_t_in1k.py'

@@ -13,7 +13,9 @@ from mmengine.registry import MODELS
 from timm.layers import DropPath
 from torch import nn
 
-from .checkpoint import load_pretrained_backbone, register_strict_loading
+from ..checkpoint import (install_whole_model_strictness,
+                          load_pretrained_backbone, register_strict_loading)
+from .directional_ssm import DirectionalSSM, check_scan_backend
 from .ffn import ConvFFN
 from .group_mamba_layer import GroupMambaLayer
 from .init import init_conv
@@ -163,8 +165,10 @@ class GroupMamba(BaseModule):
             and stages 1..k (and their output norms). Defaults to -1.
         norm_eval (bool): Keep the stem's BatchNorm layers in eval mode while
             training (useful at small per-GPU batches). Defaults to False.
-        scan_backend (str): Selective-scan backend, see
-            :func:`mmgroupmamba.ops.selective_scan_fn`. Defaults to 'auto'.
+        scan_backend (str): Selective-scan backend, 'auto' or a name of
+            :func:`mmgroupmamba.ops.available_backends` that can run on this
+            machine (checked here, not at the first forward). Defaults to
+            'auto'.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``
             loads an official or converted checkpoint strictly (see
             ``checkpoint.load_pretrained_backbone``); None keeps the official
@@ -173,6 +177,11 @@ class GroupMamba(BaseModule):
     Shapes:
         input (B, in_channels, H, W) with H, W >= 32; output a tuple with one
         (B, C_i, H_i, W_i) map per out index, strides 4, 8, 16, 32.
+
+    Weight loading: every ``load_state_dict`` of the backbone, and of the
+    model it is assigned to (classifier, detector, segmentor), is strict,
+    through mmengine's non-strict loaders too (see
+    :mod:`mmgroupmamba.checkpoint.strict`).
     """
     arch_settings = {
         'tiny':
@@ -211,6 +220,15 @@ class GroupMamba(BaseModule):
         self.arch = self.resolve_arch(arch)
         dims = self.arch['embed_dims']
         depths = self.arch['depths']
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(
+                f'in_channels must be a positive int, got {in_channels!r}')
+        # 1.0 would drop every residual branch in the last block always.
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(
+                f'drop_path_rate must be in [0, 1), got {drop_path_rate}')
+        # Fail here, not at the first forward, where the backend is resolved.
+        check_scan_backend(scan_backend)
         self.in_channels = in_channels
         self.embed_dims = list(dims)
         self.out_indices = self._normalise_out_indices(out_indices)
@@ -267,14 +285,37 @@ class GroupMamba(BaseModule):
     def _normalise_out_indices(self, out_indices):
         if isinstance(out_indices, int):
             out_indices = [out_indices]
+        # An empty tuple would build a backbone whose forward returns ().
+        if len(out_indices) == 0:
+            raise ValueError('out_indices must name at least one stage '
+                             f'(0-{self.num_stages - 1} or negative), got ()')
         result = []
         for index in out_indices:
             normalised = index + self.num_stages if index < 0 else index
             if not 0 <= normalised < self.num_stages:
                 raise ValueError(f'out index {index} is out of range for '
                                  f'{self.num_stages} stages')
+            if normalised in result:
+                raise ValueError(f'out_indices {tuple(out_indices)} name stage '
+                                 f'{normalised} twice')
             result.append(normalised)
         return tuple(result)
+
+    def no_weight_decay(self):
+        """Names of the parameters that take no weight decay besides the
+        1-D ones: those each :class:`DirectionalSSM` declares (see its
+        ``no_weight_decay``), with their path in the backbone. Applied by
+        :class:`mmgroupmamba.engine.GroupMambaOptimWrapperConstructor`.
+
+        Returns:
+            set[str]: e.g. ``'stages.0.blocks.0.mixer.ssm.D'``.
+        """
+        return {
+            f'{path}.{name}'
+            for path, module in self.named_modules()
+            if isinstance(module, DirectionalSSM)
+            for name in module.no_weight_decay()
+        }
 
     def _check_input(self, x):
         if (x.dim() != 4 or x.shape[1] != self.in_channels
@@ -344,3 +385,8 @@ class GroupMamba(BaseModule):
             self._is_init = True
         else:
             super().init_weights()
+
+
+# The classifier, detector or segmentor that receives a GroupMamba becomes
+# strict for whole-model loading too (its heads are not ours to hook).
+install_whole_model_strictness(GroupMamba)

@@ -4,7 +4,7 @@ from mmengine.registry import MODELS
 from timm.layers import Mlp
 from torch import nn
 
-from .checkpoint import register_strict_loading
+from ..checkpoint import register_strict_loading
 from .group_mamba_layer import GroupMambaLayer
 from .init import init_linear
 

@@ -9,7 +9,7 @@ call, :func:`mmgroupmamba.ops.directional_scan_fn`, in which channel group k
 scans the token grid in direction k with its own B/C (the backend decides how:
 a gather per direction or a kernel that walks the four orders in place).
 Group k's parameters are exactly the official ``mamba_g{k+1}`` tensors
-(``checkpoint.py`` stacks/unstacks them).
+(``mmgroupmamba/checkpoint/mapping.py`` stacks/unstacks them).
 """
 import math
 
@@ -17,10 +17,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmgroupmamba.ops import directional_scan_fn
+from mmgroupmamba.ops import available_backends, directional_scan_fn
 # scan_orders is re-exported: the scan directions are the model's, and
 # tools/visualize.py draws them from here.
 from mmgroupmamba.ops.directions import NUM_DIRECTIONS, scan_orders  # noqa: F401
+
+
+def check_scan_backend(backend):
+    """Raise unless ``backend`` is 'auto' or a scan backend that can run on
+    some device of this machine (the CPU, and the GPU when there is one).
+
+    A model is built on the CPU and may move to the GPU later, so a backend
+    that runs on either passes; a name that runs nowhere here fails now
+    instead of at the first forward.
+
+    Args:
+        backend (str): The ``scan_backend`` argument.
+
+    Raises:
+        ValueError: Unknown name (the message lists the known ones), or a
+            known backend that cannot run on this machine (with why).
+    """
+    statuses = available_backends('cpu')
+    known = ['auto'] + sorted(statuses)
+    if backend == 'auto':
+        return
+    if backend not in statuses:
+        raise ValueError(f'unknown scan backend {backend!r}; known: {known} '
+                         '(names are lower case)')
+    reasons = {'cpu': statuses[backend]}
+    if torch.cuda.is_available():
+        reasons['cuda'] = available_backends('cuda')[backend]
+    if not any(status.available for status in reasons.values()):
+        why = '; '.join(f'{device}: {status.reason}'
+                        for device, status in reasons.items())
+        raise ValueError(
+            f'scan backend {backend!r} cannot run on this machine ({why}); '
+            f"use 'auto' or one of {known}")
 
 
 class DirectionalSSM(nn.Module):
@@ -52,6 +85,7 @@ class DirectionalSSM(nn.Module):
         self.group_dim = g
         self.d_state = d_state
         self.dt_rank = math.ceil(g / 16) if dt_rank is None else dt_rank
+        check_scan_backend(scan_backend)
         self.scan_backend = scan_backend
         r, n = self.dt_rank, d_state
 
@@ -102,6 +136,21 @@ class DirectionalSSM(nn.Module):
         """
         return -torch.exp(self.A_log.float()).to(dtype).view(
             -1, self.d_state)
+
+    def no_weight_decay(self):
+        """The parameters that take no weight decay although they are 2-D.
+
+        The official ImageNet training exempts every parameter with
+        ``ndim <= 1`` or named ``*.bias``. Its per-group ``Ds``,
+        ``out_norm`` weight and bias and depthwise ``conv2d.bias`` were 1-D
+        per group; stacked over the four groups here, (4, C/4), the ndim
+        rule alone would decay them, so they are named. ``dt_bias`` and
+        ``A_log`` were 2-D officially and keep their decay.
+
+        Returns:
+            set[str]: Parameter names of this module.
+        """
+        return {'D', 'out_norm_weight', 'out_norm_bias', 'conv_bias'}
 
     def forward(self, x):
         """Mix tokens of ``x`` (B, H, W, C) -> (B, H, W, C)."""

@@ -12,16 +12,68 @@ is not part of the student's module tree, so it is in no state_dict, no
 optimizer, no EMA average and no DDP bucket. mmpretrain's ``DeiT`` head only
 evaluates; this trains.
 """
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.registry import MODELS
 from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
-from .checkpoint import load_teacher
+from ..checkpoint import check_state_dict, read_checkpoint
 from .heads import DualLinearClsHead
 
 DISTILLATION_TYPES = ('hard', 'soft')
+
+
+def timm_to_timm_backbone_classifier(state_dict):
+    """timm classifier keys -> an mmpretrain ``ImageClassifier`` around
+    ``TIMMBackbone`` (its classifier removed) with a ``LinearClsHead``.
+
+    timm models keep their last linear layer as ``head.fc`` (RegNet, the
+    DeiT teacher) or ``fc`` (ResNet); it becomes the head's ``fc``; every
+    other tensor moves under ``backbone.timm_model.``.
+    """
+    mapped = OrderedDict()
+    for key, value in state_dict.items():
+        for classifier in ('head.fc.', 'fc.'):
+            if key.startswith(classifier):
+                mapped['head.fc.' + key[len(classifier):]] = value
+                break
+        else:
+            mapped['backbone.timm_model.' + key] = value
+    return mapped
+
+
+def load_teacher(teacher, path):
+    """Load a distillation teacher's weights, strictly.
+
+    The file may be the teacher model's own (mmpretrain) state_dict, or, for
+    a teacher built as ``ImageClassifier(TIMMBackbone, ..., LinearClsHead)``,
+    a timm checkpoint such as DeiT's ``regnety_160-a5fe301d.pth`` (keys under
+    ``model``). Every tensor of the teacher must be present: a half-loaded
+    teacher would teach noise.
+
+    Args:
+        teacher (nn.Module): The built teacher model.
+        path (str): Checkpoint file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: Unreadable file or keys/shapes that do not match.
+    """
+    state_dict = read_checkpoint(path)
+    expected = teacher.state_dict()
+    timm_backbone = hasattr(getattr(teacher, 'backbone', None), 'timm_model')
+    if set(state_dict) != set(expected) and timm_backbone:
+        state_dict = timm_to_timm_backbone_classifier(state_dict)
+    check_state_dict({k: v.shape
+                      for k, v in expected.items()}, state_dict,
+                     f'distillation teacher from {path}')
+    teacher.load_state_dict(state_dict, strict=True)
+    print_log(f'loaded {len(state_dict)} teacher tensors from {path}',
+              logger='current')
 
 
 class FrozenTeacher:

@@ -3,7 +3,7 @@ from mmengine.registry import MODELS
 from mmpretrain.models.heads import ClsHead
 from torch import nn
 
-from .checkpoint import register_strict_loading
+from ..checkpoint import register_strict_loading
 from .init import init_linear
 
 

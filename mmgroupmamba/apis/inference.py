@@ -1,0 +1,117 @@
+"""Building a model from a config and loading its weights strictly.
+
+mmengine's loaders are made strict for our configs by the plugin (see
+:mod:`mmgroupmamba.checkpoint.strict`); :func:`init_model` is the entry point
+that does not depend on that: it checks the checkpoint against the whole
+model itself and loads with ``strict=True``.
+"""
+import copy
+
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+
+from ..checkpoint import CheckpointError, check_state_dict, load_file
+from ..models.directional_ssm import check_scan_backend
+
+
+def set_scan_backend(model, backend):
+    """Switch every selective-scan module of ``model`` to ``backend``.
+
+    Args:
+        model (nn.Module): Any model holding GroupMamba parts.
+        backend (str): 'auto' or a backend that can run on this machine.
+
+    Returns:
+        int: How many scan modules were switched (0: no GroupMamba part).
+
+    Raises:
+        ValueError: Unknown or unavailable backend (nothing is switched).
+    """
+    check_scan_backend(backend)
+    switched = 0
+    for module in model.modules():
+        if hasattr(module, 'scan_backend'):
+            module.scan_backend = backend
+            switched += 1
+    return switched
+
+
+def _set_scan_backend_in_cfg(cfg, backend):
+    """Replace every ``scan_backend`` value in a model config, in place."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key == 'scan_backend':
+                cfg[key] = backend
+            else:
+                _set_scan_backend_in_cfg(value, backend)
+    elif isinstance(cfg, (list, tuple)):
+        for item in cfg:
+            _set_scan_backend_in_cfg(item, backend)
+
+
+def _flat_state_dict(obj, path):
+    """The model weights of a loaded checkpoint (mmengine or bare)."""
+    state_dict = obj.get('state_dict', obj) if isinstance(obj, dict) else obj
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a '
+                              'state_dict')
+    return state_dict
+
+
+def init_model(config, checkpoint=None, scan_backend=None, device='cpu'):
+    """Build the model of an mmpretrain/mmdet/mmseg config and load weights
+    strictly.
+
+    Args:
+        config (str | Path | Config): A config file or a loaded config.
+        checkpoint (str | Path | None): Weights covering the whole model
+            (``state_dict`` of a Runner checkpoint, or a bare state_dict).
+            None keeps the config's initialisation (``init_weights`` is
+            called, so a backbone ``init_cfg`` Pretrained loads). Defaults
+            to None.
+        scan_backend (str | None): Backend of every selective scan; None
+            keeps the config's. Defaults to None.
+        device (str | torch.device): Where the model goes. Defaults to 'cpu'.
+
+    Returns:
+        nn.Module: The model in eval mode, with ``dataset_meta`` from the
+        checkpoint's ``meta`` when it has one.
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` does not exist.
+        CheckpointError: Unreadable file, or one that does not cover the
+            whole model exactly (missing, unexpected or mis-shaped keys);
+            the model is not loaded.
+        ValueError: Unknown or unavailable ``scan_backend``.
+    """
+    cfg = (copy.deepcopy(config) if isinstance(config, Config) else
+           Config.fromfile(str(config)))
+    if scan_backend is not None:
+        check_scan_backend(scan_backend)
+        _set_scan_backend_in_cfg(cfg.model, scan_backend)
+    # The config's library scope resolves its model types (mmdet's MaskRCNN
+    # ...); restored on exit so later builds are unaffected.
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        model = MODELS.build(cfg.model)
+    if scan_backend is not None:
+        set_scan_backend(model, scan_backend)
+    if checkpoint is None:
+        model.init_weights()
+    else:
+        loaded = load_file(checkpoint)
+        state_dict = _flat_state_dict(loaded, checkpoint)
+        expected = {k: v.shape for k, v in model.state_dict().items()}
+        # The whole model at once, with the official-layout hint; the
+        # strict load below is then only the copy.
+        check_state_dict(
+            expected,
+            state_dict,
+            f'{type(model).__name__} from {checkpoint}',
+            arch_settings=next((m.arch_settings for m in model.modules()
+                                if hasattr(m, 'arch_settings')), None))
+        model.load_state_dict(state_dict, strict=True)
+        meta = loaded.get('meta') if isinstance(loaded, dict) else None
+        if isinstance(meta, dict) and 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
+    return model.to(device).eval()
+
