@@ -24,10 +24,9 @@ from mmpretrain.registry import MODELS
 
 import mmgroupmamba  # noqa: F401
 from mmgroupmamba.checkpoint import CheckpointError
+from mmgroupmamba.datasets.drawn_imagenet import CLASSES, make_imagenet_data
 from mmgroupmamba.models.distiller import load_teacher
 
-sys.path.insert(0, str(REPO / 'tools'))
-from make_imagenet_data import CLASSES, make_imagenet_data  # noqa: E402
 
 T_CONFIG = REPO / 'configs' / 'groupmamba_t_8xb128_in1k.py'
 SMOKE_CONFIG = REPO / 'configs' / 'smoke' / 'groupmamba_in1k_smoke.py'

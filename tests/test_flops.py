@@ -1,5 +1,6 @@
-"""tools/get_flops.py: the official FLOP counts reproduced, scan included, for
-classifiers; detectors and segmentors counted part by part."""
+"""mmgroupmamba.apis.complexity (tools/get_flops.py): the official FLOP
+counts reproduced, scan included, for classifiers; detectors and segmentors
+counted part by part."""
 import os
 import re
 import subprocess
@@ -9,9 +10,7 @@ import pytest
 from conftest import (CONFIG_OF_ARCH, CONFIGS, OFFICIAL_PARAMS, REPO,
                       one_thread_in_scope)
 
-# In-process (the tool's ``report``): one import of the libraries for all.
-sys.path.insert(0, str(REPO / 'tools'))
-import get_flops  # noqa: E402
+from mmgroupmamba.apis import complexity
 
 # Official fvcore totals and the scan's share (official-params-flops.md).
 OFFICIAL_GFLOPS = {'tiny': (4.706, 0.0168), 'small': (7.281, 0.0217),
@@ -20,7 +19,7 @@ OFFICIAL_GFLOPS = {'tiny': (4.706, 0.0168), 'small': (7.281, 0.0217),
 
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
 def test_get_flops_matches_official(arch, capsys):
-    result = get_flops.report(str(CONFIG_OF_ARCH[arch]), None)
+    result = complexity.report(str(CONFIG_OF_ARCH[arch]), None)
     out = capsys.readouterr().out
     official_total, official_scan = OFFICIAL_GFLOPS[arch]
     assert result['kind'] == 'classifier'
@@ -96,12 +95,12 @@ def backbone_rows(result):
 
 @pytest.fixture(scope='module')
 def classifier_small():
-    return get_flops.report(str(CONFIG_OF_ARCH['tiny']), SMALL)
+    return complexity.report(str(CONFIG_OF_ARCH['tiny']), SMALL)
 
 
 @pytest.fixture(scope='module')
 def detector_small():
-    return get_flops.report(str(DETECTOR_T), SMALL)
+    return complexity.report(str(DETECTOR_T), SMALL)
 
 
 def test_detector_backbone_counts_as_the_classifier_backbone(
@@ -139,7 +138,7 @@ def test_detector_backbone_counts_as_the_classifier_backbone(
 
 
 def test_detector_count_scales_with_the_input(detector_small):
-    large = get_flops.report(str(DETECTOR_T), LARGE)
+    large = complexity.report(str(DETECTOR_T), LARGE)
     small_rows, large_rows = rows_by_name(detector_small), rows_by_name(large)
     # The scan is linear in the length: exactly 4x for 4x the pixels.
     assert large_rows['backbone'][2] == \
@@ -158,7 +157,7 @@ def test_detector_count_scales_with_the_input(detector_small):
 
 def test_segmentor_counts_backbone_and_decode_head(classifier_small,
                                                    capsys):
-    result = get_flops.report(str(SEGMENTOR_T), SMALL)
+    result = complexity.report(str(SEGMENTOR_T), SMALL)
     out = capsys.readouterr().out
     assert result['kind'] == 'segmentor'
     rows = rows_by_name(result)
@@ -187,21 +186,21 @@ def test_unsupported_configs_fail_naming_the_reason(tmp_path):
         "model = dict(type='ImageToImageRetriever', image_encoder=[dict("
         "type='GroupMamba', arch='tiny')])\n")
     with pytest.raises(ValueError, match='backbone is None, not GroupMamba'):
-        get_flops.build_model(str(retriever))
+        complexity.build_model(str(retriever))
     retriever.write_text(
         "default_scope = 'mmpretrain'\n"
         "model = dict(type='ImageToImageRetriever', "
         "backbone=dict(type='GroupMamba'))\n")
     with pytest.raises(ValueError, match="model type 'ImageToImageRetriever'"
                        ' is not supported'):
-        get_flops.build_model(str(retriever))
+        complexity.build_model(str(retriever))
     resnet = tmp_path / 'resnet.py'
     resnet.write_text(
         "_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'\n")
     with pytest.raises(ValueError, match="backbone is 'ResNet', not "
                        'GroupMamba'):
-        get_flops.build_model(str(resnet))
+        complexity.build_model(str(resnet))
     no_scope = tmp_path / 'no_scope.py'
     no_scope.write_text("model = dict(type='GroupMamba')\n")
     with pytest.raises(ValueError, match='default_scope is None'):
-        get_flops.build_model(str(no_scope))
+        complexity.build_model(str(no_scope))

@@ -18,9 +18,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba.datasets import make_imagenet_data
 
-sys.path.insert(0, str(REPO / 'tools'))
-from make_imagenet_data import make_imagenet_data  # noqa: E402
 
 CLS_SMOKE = REPO / 'configs' / 'smoke' / 'groupmamba_in1k_smoke.py'
 DET_SMOKE = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'

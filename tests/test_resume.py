@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,9 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba.apis import training_config
+from mmgroupmamba.datasets import make_imagenet_data
 
-sys.path.insert(0, str(REPO / 'tools'))
-from make_imagenet_data import make_imagenet_data  # noqa: E402
-from train import build_config  # noqa: E402
 
 CLS_SMOKE = REPO / 'configs' / 'smoke' / 'groupmamba_in1k_smoke.py'
 DET_SMOKE = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'
@@ -87,11 +85,10 @@ def check_files_left_behind(work_dir):
 
 def resume(config, work_dir, cfg_options, scope):
     """``tools/train.py CONFIG --work-dir W --resume`` run in this process."""
-    args = Namespace(config=str(config), work_dir=str(work_dir),
-                     resume='auto', amp=False, auto_scale_lr=False,
-                     cfg_options=cfg_options, launcher='none', local_rank=0)
     with one_thread_in_scope(scope):
-        runner = Runner.from_cfg(build_config(args))
+        runner = Runner.from_cfg(
+            training_config(str(config), work_dir=str(work_dir),
+                            cfg_options=cfg_options, resume='auto'))
         state = ResumedState()
         runner.register_hook(state)
         runner.train()

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from learning_check_det import learning_config, train_and_evaluate
-from make_coco_data import make_coco_data
+from mmgroupmamba.apis.learning import learning_config, train_and_evaluate
+from mmgroupmamba.datasets import make_coco_data
 
 REPO = Path(__file__).resolve().parents[1]
 LEARNING_CONFIG_NAME = 'maskrcnn_groupmamba_t_learning.py'  # its dump

@@ -30,14 +30,15 @@ import torch
 import torch.distributed as dist
 from mmengine.runner import Runner
 
-from train import config_parser, load_config
+from mmgroupmamba.apis import load_config
+from mmgroupmamba.apis.command_line import config_parser
 
 TORCHRUN_VARIABLES = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR',
                       'MASTER_PORT')
 
 
 def parse_args():
-    return config_parser(__doc__.split('\n\n')[0]).parse_args()
+    return config_parser(__doc__.split('\n\n')[0], launcher=False).parse_args()
 
 
 def find_sync_bn(node, path='model'):
@@ -135,7 +136,8 @@ def check_environment(cfg):
 
 
 def main():
-    cfg = load_config(parse_args())
+    args = parse_args()
+    cfg = load_config(args.config, args.work_dir, args.cfg_options)
     check_environment(cfg)
     cfg.launcher = 'pytorch'
     # mmengine's default wrapper (no buffer broadcast, the config's

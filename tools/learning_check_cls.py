@@ -89,7 +89,7 @@ def main():
     work_dir = Path(args.work_dir)
     data_root = work_dir / 'data'
 
-    from make_imagenet_data import make_imagenet_data
+    from mmgroupmamba.datasets import make_imagenet_data
     make_imagenet_data(data_root, seed=args.seed,
                        train_per_class=args.train_per_class)
 

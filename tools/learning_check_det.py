@@ -17,80 +17,7 @@ Measured with the defaults on one thread (a shared 2-core machine): bbox AP
 time (2517 s wall under contention), evaluation 16 s.
 """
 import argparse
-import time
 from pathlib import Path
-
-import torch
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
-
-import mmgroupmamba  # noqa: F401  (registers models, hooks, backends)
-
-REPO = Path(__file__).resolve().parents[1]
-LEARNING_CONFIG = REPO / 'configs' / 'smoke' / \
-    'maskrcnn_groupmamba_t_learning.py'
-AP_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
-           'coco/segm_mAP_50')
-
-
-def learning_config(data_root, work_dir, iters, seed):
-    """The learning config aimed at ``data_root``, run for ``iters``.
-
-    Args:
-        data_root (str | Path): A set written by tools/make_coco_data.py.
-        work_dir (str | Path): Folder for logs and the checkpoint.
-        iters (int): Training iterations (>= 12); the config's warm-up and
-            cosine decay are rescaled to them.
-        seed (int): Seed of the weights and the data order.
-
-    Returns:
-        Config: Ready for ``Runner.from_cfg``.
-    """
-    if iters < 12:
-        raise ValueError(f'iters must be >= 12 (the warm-up is 1/12), got '
-                         f'{iters}')
-    cfg = Config.fromfile(LEARNING_CONFIG)
-    root = f'{data_root}/'
-    for loader in (cfg.train_dataloader, cfg.val_dataloader,
-                   cfg.test_dataloader):
-        loader.dataset.data_root = root
-    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        evaluator.ann_file = root + 'annotations/instances_val.json'
-    cfg.work_dir = str(work_dir)
-    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
-    warmup, cosine = cfg.param_scheduler
-    warmup.end = cosine.begin = iters // 12
-    cosine.end = iters
-    cosine.T_max = iters - iters // 12
-    cfg.default_hooks.checkpoint.interval = iters
-    cfg.default_hooks.logger.interval = max(1, min(50, iters // 10))
-    cfg.randomness = dict(seed=seed)
-    return cfg
-
-
-def train_and_evaluate(cfg):
-    """Train ``cfg`` in mmdet's scope, then evaluate it on the val split.
-
-    Args:
-        cfg (Config): A detection config (see :func:`learning_config`).
-
-    Returns:
-        tuple[dict, dict]: The test metrics (CocoMetric's ``coco/...`` keys)
-        and the seconds spent: ``train`` and ``test`` wall time, and
-        ``train_cpu``, this process's CPU time in training (on one thread,
-        what the wall time would be on an idle core).
-    """
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # test once
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        runner = Runner.from_cfg(cfg)
-        runner.train()
-        trained, trained_cpu = time.perf_counter(), time.process_time()
-        metrics = runner.test()
-    seconds = dict(train=trained - start, train_cpu=trained_cpu - start_cpu,
-                   test=time.perf_counter() - trained)
-    return metrics, seconds
 
 
 def main():
@@ -101,11 +28,14 @@ def main():
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
+    import torch
     torch.set_num_threads(args.threads)
     work_dir = Path(args.work_dir)
     data_root = work_dir / 'data'
 
-    from make_coco_data import make_coco_data
+    from mmgroupmamba.apis.learning import (AP_KEYS, learning_config,
+                                            train_and_evaluate)
+    from mmgroupmamba.datasets import make_coco_data
     make_coco_data(data_root, seed=args.seed, num_train=args.num_train)
     cfg = learning_config(data_root, work_dir, args.iters, args.seed)
     metrics, seconds = train_and_evaluate(cfg)

@@ -2,8 +2,14 @@
 
 * :func:`init_model`: build a config's model (optionally with a chosen scan
   backend) and load a checkpoint strictly, whatever mmengine does;
-* :func:`set_scan_backend`: switch a built model's selective-scan backend.
+* :func:`set_scan_backend`: switch a built model's selective-scan backend;
+* :func:`load_config`, :func:`training_config`, :func:`testing_config`: a
+  config with the overrides of ``tools/train.py``/``test.py`` applied.
 """
 from .inference import init_model, set_scan_backend
+from .run_config import load_config, testing_config, training_config
 
-__all__ = ['init_model', 'set_scan_backend']
+__all__ = [
+    'init_model', 'set_scan_backend', 'load_config', 'training_config',
+    'testing_config'
+]

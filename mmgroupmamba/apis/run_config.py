@@ -1,0 +1,115 @@
+"""Configs ready for mmengine's Runner: the overrides every entry point takes.
+
+``tools/train.py``, ``tools/test.py`` and ``tools/dist_train_cpu.py`` are
+command lines over these functions; tests and users call them directly::
+
+    cfg = training_config('configs/groupmamba_t_8xb128_in1k.py',
+                          work_dir='work_dirs/t', resume='auto')
+    Runner.from_cfg(cfg).train()
+"""
+import os
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def load_config(config, work_dir=None, cfg_options=None):
+    """Read ``config`` and apply the command-line style overrides.
+
+    Args:
+        config (str): Config file path.
+        work_dir (str | None): Where to save logs and models. Defaults to
+            the config's ``work_dir``, else ``./work_dirs/<config name>``.
+        cfg_options (dict | None): ``key.path -> value`` overrides
+            (``--cfg-options``). Defaults to None.
+
+    Returns:
+        Config: The config.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def _launched(cfg, launcher, local_rank):
+    if launcher not in LAUNCHERS:
+        raise ValueError(f'launcher must be one of {LAUNCHERS}, got '
+                         f'{launcher!r}')
+    # torchrun sets LOCAL_RANK itself; older launchers pass --local_rank.
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+    cfg.launcher = launcher
+    return cfg
+
+
+def training_config(config, work_dir=None, cfg_options=None, launcher='none',
+                    local_rank=0, resume=None, amp=False,
+                    auto_scale_lr=False):
+    """The config of a training run (``tools/train.py``, ``mim train``).
+
+    Args:
+        config, work_dir, cfg_options: As :func:`load_config`.
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+            Defaults to 'none'.
+        local_rank (int): This process's rank on its node, for launchers
+            that do not set ``LOCAL_RANK``. Defaults to 0.
+        resume (str | None): A checkpoint to resume from, 'auto' for the
+            work dir's latest (``last_checkpoint``: model, optimizer, LR
+            schedule, EMA and counters), or None. Defaults to None.
+        amp (bool): Use ``AmpOptimWrapper`` (CUDA). Defaults to False.
+        auto_scale_lr (bool): Scale the LR by the real batch over the
+            config's ``auto_scale_lr.base_batch_size``. Defaults to False.
+
+    Returns:
+        Config: The config for ``Runner.from_cfg``.
+    """
+    cfg = _launched(load_config(config, work_dir, cfg_options), launcher,
+                    local_rank)
+    if amp and cfg.optim_wrapper.get('type', 'OptimWrapper') != \
+            'AmpOptimWrapper':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def testing_config(config, checkpoint, work_dir=None, cfg_options=None,
+                   launcher='none', local_rank=0, tta=False):
+    """The config of an evaluation (``tools/test.py``, ``mim test``).
+
+    Args:
+        config, work_dir, cfg_options, launcher, local_rank: As
+            :func:`training_config`.
+        checkpoint (str): The checkpoint to evaluate (a Runner checkpoint or
+            a converted official one; read with ``weights_only=True``).
+        tta (bool): Use the config's ``tta_model`` and ``tta_pipeline``.
+            Defaults to False.
+
+    Returns:
+        Config: The config for ``Runner.from_cfg``.
+    """
+    cfg = _launched(load_config(config, work_dir, cfg_options), launcher,
+                    local_rank)
+    cfg.load_from = checkpoint
+    if tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise ValueError(f'{config} defines no tta_model and '
+                             'tta_pipeline: --tta is not available for it')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = ConfigDict(cfg.tta_model)
+    return cfg
