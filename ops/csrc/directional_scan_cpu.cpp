@@ -21,9 +21,10 @@
 // lane loops vectorise; float64 calls std::exp / std::log1p, the float64
 // path being for checking, not speed.
 //
-// Backward. An item recomputes its states from zero into a (L, n, kLanes)
-// buffer (no states are saved by the forward: memory is per thread, L * n
-// * kLanes values), then runs the adjoint recurrence backwards in time.
+// Backward. An item recomputes its decays and states from zero into two
+// (L, n, kLanes) buffers (no states are saved by the forward: memory is per
+// thread, 2 L n kLanes values), then runs the adjoint recurrence backwards
+// in time.
 // Per-channel gradients (A, D, delta_bias) come back per batch element and
 // per-token B / C gradients per channel block; Python sums them.
 #include <ATen/Parallel.h>
@@ -109,6 +110,15 @@ inline T sigmoid(T x) {
   return T(1) / (T(1) + exp_t(-x));
 }
 
+// Sum of a row of kLanes values by halving: fixed-size steps the compiler
+// turns into vector adds (a running sum would stay scalar).
+template <typename T>
+inline T lane_sum(T* x) {
+  for (int64_t half = kLanes / 2; half > 0; half /= 2)
+    for (int64_t c = 0; c < half; ++c) x[c] += x[c + half];
+  return x[0];
+}
+
 // A (b, L, c) tensor: data and strides.
 template <typename T>
 struct View3 {
@@ -173,36 +183,43 @@ inline Item item_at(int64_t index, const Sizes& s) {
   return it;
 }
 
-// buf (L, kLanes) <- x[b, :, c0:c0 + lanes], padded lanes zero. The loop
-// order follows the smaller stride, so reads run along memory.
+// buf (L, kLanes) <- x[b, :, c0:c0 + lanes], padded lanes zero. Writes
+// run along the buffer, a row of kLanes per token (the other order, for the
+// model's channel-major tensors, would write kLanes apart: measured 5x
+// slower); a row's reads, kLanes strided loads, fetch cache lines that the
+// next tokens use too.
 template <typename T>
 void gather(const View3<T>& x, const Item& it, int64_t length, T* buf) {
-  std::fill(buf, buf + length * kLanes, T(0));
   const T* base = x.data + it.b * x.s0 + it.c0 * x.s2;
-  if (x.s1 <= x.s2) {
-    for (int64_t c = 0; c < it.lanes; ++c)
-      for (int64_t t = 0; t < length; ++t)
-        buf[t * kLanes + c] = base[t * x.s1 + c * x.s2];
-  } else {
-    for (int64_t t = 0; t < length; ++t)
-      for (int64_t c = 0; c < it.lanes; ++c)
-        buf[t * kLanes + c] = base[t * x.s1 + c * x.s2];
+  for (int64_t t = 0; t < length; ++t) {
+    T* row = buf + t * kLanes;
+    const T* src = base + t * x.s1;
+    if (it.lanes == kLanes) {
+      _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+          row[c] = src[c * x.s2];
+    } else {
+      for (int64_t c = 0; c < kLanes; ++c)
+        row[c] = c < it.lanes ? src[c * x.s2] : T(0);
+    }
   }
 }
 
-// x[b, :, c0:c0 + lanes] <- buf (L, kLanes).
+// x[b, :, c0:c0 + lanes] <- buf (L, kLanes), writing along memory for
+// channel-major tensors.
 template <typename T>
 void scatter(const T* buf, const Item& it, int64_t length, View3<T>& x) {
   T* base = x.data + it.b * x.s0 + it.c0 * x.s2;
-  if (x.s1 <= x.s2) {
-    for (int64_t c = 0; c < it.lanes; ++c)
-      for (int64_t t = 0; t < length; ++t)
-        base[t * x.s1 + c * x.s2] = buf[t * kLanes + c];
-  } else {
-    for (int64_t t = 0; t < length; ++t)
-      for (int64_t c = 0; c < it.lanes; ++c)
-        base[t * x.s1 + c * x.s2] = buf[t * kLanes + c];
+  if (x.s1 == 1) {
+    for (int64_t c = 0; c < it.lanes; ++c) {
+      T* dst = base + c * x.s2;
+      _Pragma("omp simd") for (int64_t t = 0; t < length; ++t)
+          dst[t] = buf[t * kLanes + c];
+    }
+    return;
   }
+  for (int64_t t = 0; t < length; ++t)
+    for (int64_t c = 0; c < it.lanes; ++c)
+      base[t * x.s1 + c * x.s2] = buf[t * kLanes + c];
 }
 
 // Per-lane parameters of an item: A (n, kLanes), D, delta_bias; padded
@@ -222,9 +239,17 @@ struct LaneParams {
   }
 };
 
+// dt[c] = activation(x[c] + bias[c]) for a row of lanes; the branch is
+// outside the loops (inside, it would keep them scalar).
 template <typename T>
-inline T activate(T x, bool softplus) {
-  return softplus ? softplus_t(x) : x;
+inline void activate_row(const T* x, const T* bias, bool softplus, T* dt) {
+  if (softplus) {
+    _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+        dt[c] = softplus_t(x[c] + bias[c]);
+  } else {
+    _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+        dt[c] = x[c] + bias[c];
+  }
 }
 
 template <typename T>
@@ -243,7 +268,10 @@ void forward_kernel(const Sizes& s, const at::Tensor& u_t,
   const T* D = D_t ? D_t->data_ptr<T>() : nullptr;
   const T* bias = bias_t ? bias_t->data_ptr<T>() : nullptr;
   T* last = last_t.data_ptr<T>();
+  // Locals, not reads through s: a store in a lane loop could alias s as
+  // far as the compiler knows, which would keep the loop scalar.
   const int64_t L = s.length, n = s.n;
+  const bool softplus = s.softplus;
   const int64_t items = s.batch * s.groups * s.blocks;
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> ubuf(L * kLanes), dbuf(L * kLanes), zbuf;
@@ -262,20 +290,19 @@ void forward_kernel(const Sizes& s, const at::Tensor& u_t,
         const T* ur = ubuf.data() + t * kLanes;
         T* row = dbuf.data() + t * kLanes;  // delta in, y out
         T dt[kLanes], y[kLanes];
-        for (int64_t c = 0; c < kLanes; ++c) {
-          dt[c] = activate(row[c] + p.bias[c], s.softplus);
-          y[c] = p.D[c] * ur[c];
-        }
+        activate_row(row, p.bias.data(), softplus, dt);
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+            y[c] = p.D[c] * ur[c];
         for (int64_t j = 0; j < n; ++j) {
           const T bj = Bb[t * B.s1 + j * B.s3], cj = Cb[t * C.s1 + j * C.s3];
           T* hj = h.data() + j * kLanes;
           const T* Aj = p.A.data() + j * kLanes;
-          for (int64_t c = 0; c < kLanes; ++c) {
+          _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) {
             hj[c] = exp_t(dt[c] * Aj[c]) * hj[c] + dt[c] * bj * ur[c];
             y[c] += cj * hj[c];
           }
         }
-        for (int64_t c = 0; c < kLanes; ++c) row[c] = y[c];
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) row[c] = y[c];
       }
       if (z_t) {  // out = y * silu(z)
         gather(z, it, L, zbuf.data());
@@ -318,12 +345,16 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
   T* gC = grads[4].data_ptr<T>();     // (blocks, b, L, g, n)
   T* gD = grads[5].data_ptr<T>();     // (b, d)
   T* gbias = grads[6].data_ptr<T>();  // (b, d)
+  // Locals, not reads through s: a store in a lane loop could alias s as
+  // far as the compiler knows, which would keep the loop scalar.
   const int64_t L = s.length, n = s.n;
+  const bool softplus = s.softplus;
   const int64_t items = s.batch * s.groups * s.blocks;
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     const int64_t rows = L * kLanes;
     std::vector<T> ubuf(rows), dbuf(rows), gbuf(rows), dtbuf(rows), zbuf;
-    std::vector<T> hbuf(rows * n), h(n * kLanes), lam(n * kLanes);
+    std::vector<T> hbuf(rows * n), abuf(rows * n), h(n * kLanes);
+    std::vector<T> lam(n * kLanes);
     std::vector<T> gAl(n * kLanes);
     if (z_t) zbuf.resize(rows);
     for (int64_t index = begin; index < end; ++index) {
@@ -336,7 +367,7 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
       const T* Bb = B.data + it.b * B.s0 + it.group * B.s2;
       const T* Cb = C.data + it.b * C.s0 + it.group * C.s2;
 
-      // Forward again, keeping dt and every state; with a gate, turn the
+      // Forward again, keeping dt, every decay and every state; with a gate, turn the
       // output gradient into y's (gbuf) and z's (zbuf) here, where y is.
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t i = 0; i < L; ++i) {
@@ -344,17 +375,18 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
         const T* ur = ubuf.data() + t * kLanes;
         T* dtr = dtbuf.data() + t * kLanes;
         T y[kLanes];
-        for (int64_t c = 0; c < kLanes; ++c) {
-          dtr[c] = activate(dbuf[t * kLanes + c] + p.bias[c], s.softplus);
-          y[c] = p.D[c] * ur[c];
-        }
+        activate_row(dbuf.data() + t * kLanes, p.bias.data(), softplus, dtr);
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+            y[c] = p.D[c] * ur[c];
         for (int64_t j = 0; j < n; ++j) {
           const T bj = Bb[t * B.s1 + j * B.s3], cj = Cb[t * C.s1 + j * C.s3];
           T* hj = h.data() + j * kLanes;
           T* saved = hbuf.data() + (t * n + j) * kLanes;
+          T* decay = abuf.data() + (t * n + j) * kLanes;
           const T* Aj = p.A.data() + j * kLanes;
-          for (int64_t c = 0; c < kLanes; ++c) {
-            hj[c] = exp_t(dtr[c] * Aj[c]) * hj[c] + dtr[c] * bj * ur[c];
+          _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) {
+            decay[c] = exp_t(dtr[c] * Aj[c]);
+            hj[c] = decay[c] * hj[c] + dtr[c] * bj * ur[c];
             saved[c] = hj[c];
             y[c] += cj * hj[c];
           }
@@ -362,7 +394,7 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
         if (z_t) {
           T* gr = gbuf.data() + t * kLanes;
           T* zr = zbuf.data() + t * kLanes;
-          for (int64_t c = 0; c < kLanes; ++c) {
+          _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) {
             const T sg = sigmoid(zr[c]);
             const T gy = gr[c] * zr[c] * sg;
             // d silu(z) / dz = sg (1 + z (1 - sg))
@@ -382,16 +414,17 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
       for (int64_t c = it.lanes; c < kLanes; ++c)
         for (int64_t j = 0; j < n; ++j) lam[j * kLanes + c] = T(0);
       T gDl[kLanes] = {}, gbl[kLanes] = {};
+      const std::vector<T> zero_state(n * kLanes, T(0));  // h before step 0
       for (int64_t i = L - 1; i >= 0; --i) {
         const int64_t t = token_at(it.dir, i, s);
         const T* prev =
             i > 0 ? hbuf.data() + token_at(it.dir, i - 1, s) * n * kLanes
-                  : nullptr;
+                  : zero_state.data();
         const T* ur = ubuf.data() + t * kLanes;
         const T* dtr = dtbuf.data() + t * kLanes;
         const T* gy = gbuf.data() + t * kLanes;
         T gdt[kLanes], gur[kLanes];
-        for (int64_t c = 0; c < kLanes; ++c) {
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) {
           gdt[c] = T(0);
           gur[c] = p.D[c] * gy[c];
           gDl[c] += gy[c] * ur[c];
@@ -399,21 +432,24 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
         for (int64_t j = 0; j < n; ++j) {
           const T bj = Bb[t * B.s1 + j * B.s3], cj = Cb[t * C.s1 + j * C.s3];
           const T* hj = hbuf.data() + (t * n + j) * kLanes;
+          const T* aj = abuf.data() + (t * n + j) * kLanes;
+          const T* hp = prev + j * kLanes;
           const T* Aj = p.A.data() + j * kLanes;
           T* lj = lam.data() + j * kLanes;
           T* gAj = gAl.data() + j * kLanes;
-          T sumB = T(0), sumC = T(0);
-          for (int64_t c = 0; c < kLanes; ++c) {
-            const T a = exp_t(dtr[c] * Aj[c]);
-            const T hp = prev ? prev[j * kLanes + c] : T(0);
+          // Per-lane terms of the B / C gradients, summed across lanes
+          // after the loop (a sum inside it would not vectorise).
+          T termB[kLanes], termC[kLanes];
+          _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) {
             const T l = lj[c] + cj * gy[c];
-            sumC += gy[c] * hj[c];
-            sumB += l * dtr[c] * ur[c];
+            termC[c] = gy[c] * hj[c];
+            termB[c] = l * dtr[c] * ur[c];
             gur[c] += l * dtr[c] * bj;
-            gdt[c] += l * (Aj[c] * a * hp + bj * ur[c]);
-            gAj[c] += l * a * hp * dtr[c];
-            lj[c] = l * a;
+            gdt[c] += l * (Aj[c] * aj[c] * hp[c] + bj * ur[c]);
+            gAj[c] += l * aj[c] * hp[c] * dtr[c];
+            lj[c] = l * aj[c];
           }
+          const T sumB = lane_sum(termB), sumC = lane_sum(termC);
           const int64_t at_ =
               (((it.block * s.batch + it.b) * L + t) * s.groups + it.group) *
                   n + j;
@@ -421,14 +457,16 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
           gC[at_] = sumC;
         }
         T* dr = dbuf.data() + t * kLanes;  // delta in, its gradient out
-        for (int64_t c = 0; c < kLanes; ++c) {
-          const T g = s.softplus ? gdt[c] * softplus_grad(dr[c] + p.bias[c])
-                                 : gdt[c];
-          gbl[c] += g;
-          dr[c] = g;
+        if (softplus) {
+          _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+              gdt[c] *= softplus_grad(dr[c] + p.bias[c]);
+        }
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) {
+          gbl[c] += gdt[c];
+          dr[c] = gdt[c];
         }
         T* uo = ubuf.data() + t * kLanes;  // u in, its gradient out
-        for (int64_t c = 0; c < kLanes; ++c) uo[c] = gur[c];
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) uo[c] = gur[c];
       }
       scatter(ubuf.data(), it, L, gu);
       scatter(dbuf.data(), it, L, gdelta);
