@@ -86,8 +86,12 @@ def extension_name():
     return f'mmgroupmamba_scan_cpu_{digest.hexdigest()[:12]}'
 
 
-def _build_prerequisites_missing():
-    """Why the extension cannot be built here at all (None: it can try)."""
+def build_prerequisites_missing():
+    """Why the extension cannot be built here at all (None: it can try).
+
+    Returns:
+        str | None: No compiler, or no ninja; None if both are there.
+    """
     if shutil.which(_compiler()) is None:
         return (f'no C++ compiler: {_compiler()!r} is not on PATH (install '
                 f'g++ or clang, or set CXX)')
@@ -106,7 +110,7 @@ def _load():
         tuple[module | None, str | None]: The module, or None and why it
         could not be built.
     """
-    missing = _build_prerequisites_missing()
+    missing = build_prerequisites_missing()
     if missing is not None:
         return None, missing
     from torch.utils.cpp_extension import load
