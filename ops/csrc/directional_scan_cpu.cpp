@@ -167,6 +167,17 @@ inline int64_t token_at(int64_t dir, int64_t i, const Sizes& s) {
   return (i % s.height) * s.width + i / s.height;  // column-major
 }
 
+// order[dir * L + i] = token_at(dir, i) for the directions the items walk:
+// made once per call, so the scans' steps do no integer division.
+std::vector<int64_t> scan_orders(const Sizes& s) {
+  const int64_t directions = s.directional ? 4 : 1;
+  std::vector<int64_t> order(directions * s.length);
+  for (int64_t dir = 0; dir < directions; ++dir)
+    for (int64_t i = 0; i < s.length; ++i)
+      order[dir * s.length + i] = token_at(dir, i, s);
+  return order;
+}
+
 // One work item: batch element, group, first channel and channel count.
 struct Item {
   int64_t b, group, c0, lanes, block, dir;
@@ -273,12 +284,14 @@ void forward_kernel(const Sizes& s, const at::Tensor& u_t,
   const int64_t L = s.length, n = s.n;
   const bool softplus = s.softplus;
   const int64_t items = s.batch * s.groups * s.blocks;
+  const std::vector<int64_t> order = scan_orders(s);
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> ubuf(L * kLanes), dbuf(L * kLanes), zbuf;
     std::vector<T> h(n * kLanes);
     if (z_t) zbuf.resize(L * kLanes);
     for (int64_t index = begin; index < end; ++index) {
       const Item it = item_at(index, s);
+      const int64_t* walk = order.data() + it.dir * L;  // token of step i
       const LaneParams<T> p(A, D, bias, it, n);
       gather(u, it, L, ubuf.data());
       gather(delta, it, L, dbuf.data());
@@ -286,7 +299,7 @@ void forward_kernel(const Sizes& s, const at::Tensor& u_t,
       const T* Bb = B.data + it.b * B.s0 + it.group * B.s2;
       const T* Cb = C.data + it.b * C.s0 + it.group * C.s2;
       for (int64_t i = 0; i < L; ++i) {
-        const int64_t t = token_at(it.dir, i, s);
+        const int64_t t = walk[i];
         const T* ur = ubuf.data() + t * kLanes;
         T* row = dbuf.data() + t * kLanes;  // delta in, y out
         T dt[kLanes], y[kLanes];
@@ -350,6 +363,7 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
   const int64_t L = s.length, n = s.n;
   const bool softplus = s.softplus;
   const int64_t items = s.batch * s.groups * s.blocks;
+  const std::vector<int64_t> order = scan_orders(s);
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     const int64_t rows = L * kLanes;
     std::vector<T> ubuf(rows), dbuf(rows), gbuf(rows), dtbuf(rows), zbuf;
@@ -359,6 +373,7 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
     if (z_t) zbuf.resize(rows);
     for (int64_t index = begin; index < end; ++index) {
       const Item it = item_at(index, s);
+      const int64_t* walk = order.data() + it.dir * L;  // token of step i
       const LaneParams<T> p(A, D, bias, it, n);
       gather(u, it, L, ubuf.data());
       gather(delta, it, L, dbuf.data());
@@ -371,7 +386,7 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
       // output gradient into y's (gbuf) and z's (zbuf) here, where y is.
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t i = 0; i < L; ++i) {
-        const int64_t t = token_at(it.dir, i, s);
+        const int64_t t = walk[i];
         const T* ur = ubuf.data() + t * kLanes;
         T* dtr = dtbuf.data() + t * kLanes;
         T y[kLanes];
@@ -416,9 +431,9 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
       T gDl[kLanes] = {}, gbl[kLanes] = {};
       const std::vector<T> zero_state(n * kLanes, T(0));  // h before step 0
       for (int64_t i = L - 1; i >= 0; --i) {
-        const int64_t t = token_at(it.dir, i, s);
+        const int64_t t = walk[i];
         const T* prev =
-            i > 0 ? hbuf.data() + token_at(it.dir, i - 1, s) * n * kLanes
+            i > 0 ? hbuf.data() + walk[i - 1] * n * kLanes
                   : zero_state.data();
         const T* ur = ubuf.data() + t * kLanes;
         const T* dtr = dtbuf.data() + t * kLanes;
