@@ -164,8 +164,9 @@ class _Grid:
         self.directional = directional
 
 
-def _per_channel(D, delta_bias, A):
-    """A, D, delta_bias contiguous (the kernel indexes them densely)."""
+def _dense(A, D, delta_bias):
+    """A (d, n), D and delta_bias (d,) contiguous (None kept): the kernel
+    indexes them densely."""
     return tuple(None if x is None else x.contiguous()
                  for x in (A, D, delta_bias))
 
@@ -183,7 +184,7 @@ class _CompiledScan(torch.autograd.Function):
             tuple[torch.Tensor, torch.Tensor]: out (b, L, d) in u's layout,
             last state (b, d, n) (of each group's scan order).
         """
-        A, D, delta_bias = _per_channel(D, delta_bias, A)
+        A, D, delta_bias = _dense(A, D, delta_bias)
         out, last = extension().forward(u, delta, A, B, C, D, z, delta_bias,
                                         delta_softplus, grid.height,
                                         grid.width, grid.directional)
@@ -236,7 +237,7 @@ def _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, grid):
     if torch.is_grad_enabled() and any(
             x is not None and x.requires_grad for x in inputs):
         return _CompiledScan.apply(*inputs, delta_softplus, grid)
-    A, D, delta_bias = _per_channel(D, delta_bias, A)
+    A, D, delta_bias = _dense(A, D, delta_bias)
     with torch.no_grad():
         return tuple(extension().forward(u, delta, A, B, C, D, z,
                                          delta_bias, delta_softplus,
