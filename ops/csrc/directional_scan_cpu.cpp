@@ -384,8 +384,9 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
       const T* Bb = B.data + it.b * B.s0 + it.group * B.s2;
       const T* Cb = C.data + it.b * C.s0 + it.group * C.s2;
 
-      // Forward again, keeping dt, every decay and every state; with a gate, turn the
-      // output gradient into y's (gbuf) and z's (zbuf) here, where y is.
+      // Forward again, keeping dt, every decay and every state; with a gate,
+      // turn the output gradient into y's (gbuf) and z's (zbuf) here, where
+      // y is.
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t i = 0; i < L; ++i) {
         const int64_t t = walk[i];
@@ -483,7 +484,8 @@ void backward_kernel(const Sizes& s, const at::Tensor& u_t,
           dr[c] = gdt[c];
         }
         T* uo = ubuf.data() + t * kLanes;  // u in, its gradient out
-        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c) uo[c] = gur[c];
+        _Pragma("omp simd") for (int64_t c = 0; c < kLanes; ++c)
+            uo[c] = gur[c];
       }
       scatter(ubuf.data(), it, L, gu);
       scatter(dbuf.data(), it, L, gdelta);
@@ -509,7 +511,8 @@ Sizes sizes_of(const at::Tensor& u, const at::Tensor& B, int64_t height,
   s.n = B.size(3);
   TORCH_CHECK(s.channels % s.groups == 0, "d must be a multiple of g");
   TORCH_CHECK(height * width == s.length, "height * width must equal L");
-  TORCH_CHECK(!directional || s.groups == 4, "a directional scan has 4 groups");
+  TORCH_CHECK(!directional || s.groups == 4,
+              "a directional scan has 4 groups");
   s.per_group = s.channels / s.groups;
   s.blocks = (s.per_group + kLanes - 1) / kLanes;
   s.height = height;
