@@ -97,7 +97,9 @@ setup(
     packages=find_packages(include=('mmgroupmamba', 'mmgroupmamba.*')) +
     ['mmgroupmamba.ops'],
     package_dir={'mmgroupmamba.ops': 'ops'},
-    package_data={'mmgroupmamba': ['.mim/**/*']},
+    # The compiled CPU scan's C++ source, built on first use (ops/cpu_compiled).
+    package_data={'mmgroupmamba': ['.mim/**/*'],
+                  'mmgroupmamba.ops': ['csrc/*.cpp']},
     install_requires=read_requirements('runtime.txt'),
     extras_require=EXTRAS,
     classifiers=[

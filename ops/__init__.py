@@ -16,10 +16,12 @@ Modules:
   ``torch.jit`` trace, registered with mmengine's ``FlopAnalyzer`` when this
   package is imported;
 * the kernels: ``reference`` (sequential, the ground truth), ``cpu``
-  (chunked), ``segsum`` (loop-free, exportable), ``triton_scan``,
+  (chunked), ``cpu_compiled`` (a C++ kernel, ``csrc/``, compiled on first
+  use), ``segsum`` (loop-free, exportable), ``triton_scan``,
   ``mamba_ssm_backend``; ``directions`` (the four scan orders).
 """
-from . import cpu, directions, mamba_ssm_backend, reference, segsum
+from . import (cpu, cpu_compiled, directions, mamba_ssm_backend, reference,
+               segsum)
 from . import triton_scan
 from .backends import (_auto_backend, BACKEND_ENV_VAR, BackendStatus,
                        SCAN_BACKENDS, ScanBackend, available_backends,

@@ -11,7 +11,8 @@ from typing import Callable, NamedTuple, Optional
 
 import torch
 
-from . import cpu, mamba_ssm_backend, reference, segsum, triton_scan
+from . import (cpu, cpu_compiled, mamba_ssm_backend, reference, segsum,
+               triton_scan)
 
 #: Environment variable that forces the backend chosen by ``backend='auto'``.
 BACKEND_ENV_VAR = 'MMGROUPMAMBA_SCAN_BACKEND'
@@ -63,6 +64,9 @@ SCAN_BACKENDS = {
         ScanBackend('reference', reference.selective_scan_ref,
                     reference.unavailable_reason),
         ScanBackend('cpu', cpu.selective_scan, cpu.unavailable_reason),
+        ScanBackend('cpu_compiled', cpu_compiled.selective_scan,
+                    cpu_compiled.unavailable_reason,
+                    directional_scan=cpu_compiled.directional_scan),
         ScanBackend('segsum', segsum.selective_scan,
                     segsum.unavailable_reason),
         ScanBackend('triton', triton_scan.selective_scan,
@@ -74,8 +78,13 @@ SCAN_BACKENDS = {
 }
 
 # What 'auto' tries, in order, per device type: the first available wins.
-# The 'cpu' backend is device-agnostic plain PyTorch, the last resort on GPUs.
-_AUTO_BACKENDS = {'cuda': ('triton', 'cuda', 'cpu')}
+# The 'cpu' backend is device-agnostic plain PyTorch, the last resort on every
+# device: on CPU where the compiled kernel cannot be built (no compiler), its
+# results equal the compiled kernel's to rounding.
+_AUTO_BACKENDS = {
+    'cuda': ('triton', 'cuda', 'cpu'),
+    'cpu': ('cpu_compiled', 'cpu'),
+}
 
 
 def available_backends(device='cpu'):

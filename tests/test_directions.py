@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from mmgroupmamba.ops import directional_scan_fn, selective_scan_ref
+from mmgroupmamba.ops import (cpu_compiled, directional_scan_fn,
+                              selective_scan_ref)
 from mmgroupmamba.ops.directions import scan_orders
 
 DIRECTIONAL_NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
@@ -135,8 +136,16 @@ def scan_one_direction(inputs, k, height, width):
     return to_row_major(out)
 
 
-@pytest.mark.parametrize('backend', ['reference', 'cpu', 'segsum'])
-@pytest.mark.parametrize('height, width', [(3, 5), (4, 4), (1, 1)])
+# The compiled kernel walks the four orders itself: checked here against
+# flips and transposes, independently of scan_orders.
+COMPILED = pytest.param(
+    'cpu_compiled', marks=pytest.mark.skipif(
+        cpu_compiled.build_prerequisites_missing() is not None,
+        reason=str(cpu_compiled.build_prerequisites_missing())))
+
+
+@pytest.mark.parametrize('backend', ['reference', 'cpu', 'segsum', COMPILED])
+@pytest.mark.parametrize('height, width', [(3, 5), (4, 4), (1, 1), (2, 7)])
 def test_directional_scan_is_four_flipped_scans(backend, height, width):
     inputs = make_directional_inputs(height=height, width=width, n=2,
                                      with_z=True)

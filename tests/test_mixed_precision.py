@@ -6,25 +6,32 @@ from mmpretrain.registry import MODELS
 from mmengine.config import Config
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba import ops
 from mmgroupmamba.ops import SCAN_BACKENDS
 
 
 @pytest.fixture
 def scan_dtypes(monkeypatch):
-    """Record the dtype the 'cpu' backend computes in (after the dispatcher)."""
+    """Record the dtype the backend 'auto' picks on CPU computes in (after
+    the dispatcher): its directional scan where it has one (the model's
+    call), else its flat scan."""
     seen = []
-    backend = SCAN_BACKENDS['cpu']
+    monkeypatch.delenv(ops.BACKEND_ENV_VAR, raising=False)
+    name = ops._auto_backend(torch.device('cpu'))
+    backend = SCAN_BACKENDS[name]
 
-    def spy(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-            return_last_state):
-        seen.append(u.dtype)
-        return backend.selective_scan(
-            u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
-            delta_softplus=delta_softplus,
-            return_last_state=return_last_state)
+    def spy(original):
+        def recorded(u, *args, **options):
+            seen.append(u.dtype)
+            return original(u, *args, **options)
+        return recorded
 
-    monkeypatch.setitem(SCAN_BACKENDS, 'cpu',
-                        backend._replace(selective_scan=spy))
+    if backend.directional_scan is not None:
+        backend = backend._replace(
+            directional_scan=spy(backend.directional_scan))
+    else:
+        backend = backend._replace(selective_scan=spy(backend.selective_scan))
+    monkeypatch.setitem(SCAN_BACKENDS, name, backend)
     return seen
 
 

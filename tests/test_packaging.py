@@ -126,6 +126,8 @@ def test_wheel_holds_every_subpackage_and_the_model_index(artifacts):
     names = set(zipfile.ZipFile(wheel).namelist())
     for module in ('mmgroupmamba/__init__.py', 'mmgroupmamba/ops/cpu.py',
                    'mmgroupmamba/ops/triton_scan.py',
+                   'mmgroupmamba/ops/cpu_compiled.py',
+                   'mmgroupmamba/ops/csrc/directional_scan_cpu.cpp',
                    'mmgroupmamba/engine/weights_only_hook.py',
                    'mmgroupmamba/models/backbone.py',
                    'mmgroupmamba/.mim/model-index.yml',
@@ -154,7 +156,8 @@ def test_sdist_holds_what_setup_reads(artifacts):
              if '/' in n}
     for name in ('setup.py', 'README.md', 'model-index.yml', 'MANIFEST.in',
                  'requirements/runtime.txt', 'requirements/det.txt',
-                 'ops/cpu.py', 'configs/metafile.yml',
+                 'ops/cpu.py', 'ops/csrc/directional_scan_cpu.cpp',
+                 'configs/metafile.yml',
                  'mmgroupmamba/.mim/configs/metafile.yml'):
         assert name in names, name
 

@@ -6,7 +6,8 @@ from mmengine.analysis import FlopAnalyzer
 
 from mmgroupmamba import ops
 from mmgroupmamba.ops import (SCAN_BACKENDS, ScanBackend,
-                              available_backends, cpu, selective_scan_flops,
+                              available_backends, cpu, cpu_compiled,
+                              selective_scan_flops,
                               selective_scan_fn, selective_scan_ref)
 
 INPUT_NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
@@ -97,7 +98,19 @@ def compare_with_reference(inputs, rtol=1e-10, softplus=True, backend='cpu'):
         assert_close(grads[name], ref_grads[name], rtol, f'grad {name}')
 
 
-FAST_BACKENDS = ['cpu', 'segsum']
+FAST_BACKENDS = ['cpu', 'segsum', 'cpu_compiled']
+
+
+@pytest.fixture(autouse=True)
+def compiled_kernel_buildable(request):
+    """Tests of 'cpu_compiled' skip where it cannot be built for lack of a
+    compiler or ninja (a build that fails on the source fails them)."""
+    callspec = getattr(request.node, 'callspec', None)
+    if callspec is not None and callspec.params.get(
+            'backend') == 'cpu_compiled':
+        missing = cpu_compiled.build_prerequisites_missing()
+        if missing is not None:
+            pytest.skip(missing)
 
 
 @pytest.mark.parametrize('backend', FAST_BACKENDS)
@@ -381,8 +394,17 @@ def spy_on(monkeypatch, name):
     return calls
 
 
-def test_auto_uses_cpu_backend(monkeypatch):
+def test_auto_on_cpu_uses_the_compiled_kernel_else_cpu(monkeypatch):
     monkeypatch.delenv(ops.BACKEND_ENV_VAR, raising=False)
+    compiled = ('cpu_compiled' if cpu_compiled.build_prerequisites_missing()
+                is None else 'cpu')
+    calls = spy_on(monkeypatch, compiled)
+    run_scan(selective_scan_fn, make_inputs())
+    assert calls == [compiled]
+    # Unavailable (as without a compiler): 'auto' keeps the 'cpu' backend.
+    monkeypatch.setitem(
+        SCAN_BACKENDS, 'cpu_compiled', SCAN_BACKENDS['cpu_compiled']._replace(
+            unavailable_reason=lambda device: 'no C++ compiler'))
     calls = spy_on(monkeypatch, 'cpu')
     run_scan(selective_scan_fn, make_inputs())
     assert calls == ['cpu']

@@ -23,12 +23,20 @@ from test_scan_ops import (assert_close, compare_with_reference, make_inputs,
 
 from mmgroupmamba import ops
 from mmgroupmamba.models.group_mamba_layer import GroupMambaLayer
-from mmgroupmamba.ops import (directional_scan_fn, mamba_ssm_backend,
-                              selective_scan_fn, selective_scan_ref,
-                              triton_scan)
+from mmgroupmamba.ops import (cpu_compiled, directional_scan_fn,
+                              mamba_ssm_backend, selective_scan_fn,
+                              selective_scan_ref, triton_scan)
 
 GRAD_NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
 INTERPRETED = triton_scan.interpreting()
+
+
+def cpu_auto_backend():
+    """What 'auto' means on CPU here: the compiled kernel where it can be
+    built (a failed build is an error, not a fallback), else 'cpu'."""
+    if cpu_compiled.build_prerequisites_missing() is None:
+        return 'cpu_compiled'
+    return 'cpu'
 
 
 def without_backend_env():
@@ -234,8 +242,9 @@ if INTERPRETED:  # a child process started with TRITON_INTERPRET=1
 
 def test_triton_on_cpu_needs_the_interpreter():
     """In a fresh process without TRITON_INTERPRET: importing mmgroupmamba
-    leaves the kernels unimported, 'auto' on CPU is cpu, and asking for
-    triton on CPU raises with the reason."""
+    leaves the kernels unimported, 'auto' on CPU is a CPU backend (the
+    compiled kernel where it builds, else cpu), and asking for triton on CPU
+    raises with the reason."""
     script = (
         'import sys, torch\n'
         'from mmgroupmamba import ops\n'
@@ -253,7 +262,7 @@ def test_triton_on_cpu_needs_the_interpreter():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == 'kernels imported: False'
-    assert lines[1] == 'auto: cpu'
+    assert lines[1] == f'auto: {cpu_auto_backend()}'
     assert 'only in the Triton interpreter' in lines[2]
     assert 'TRITON_INTERPRET=1' in lines[2]
     assert lines[3].startswith("raised: Scan backend 'triton' is unavailable "
@@ -266,7 +275,7 @@ def test_auto_prefers_triton_on_cuda(monkeypatch):
     cuda = torch.device('cuda')
     assert triton_scan.unavailable_reason(cuda) is None  # triton installed
     assert ops._auto_backend(cuda) == 'triton'
-    assert ops._auto_backend(torch.device('cpu')) == 'cpu'
+    assert ops._auto_backend(torch.device('cpu')) == cpu_auto_backend()
     monkeypatch.setenv(ops.BACKEND_ENV_VAR, 'reference')
     assert ops._auto_backend(cuda) == 'reference'
 

@@ -2,9 +2,13 @@
 
 The model makes one scan call per layer with its four groups together
 (shapes and inputs: :mod:`mmgroupmamba.benchmarks.scan`). Prints a markdown
-table: median times (after warm-up) of the reference and the cpu backend, forward and forward + backward (gradients
-for every input), and of a plain copy of the bytes the scan must read and
-write (u, delta, B, C in, out), as the memory-bound floor.
+table, one row per shape and CPU backend (reference, cpu, and cpu_compiled
+where it builds): median times (after warm-up) of the layer's call
+(``directional_scan_fn`` on the model's channel-major views; ``--flat``: the
+flat (b, d, l) ``selective_scan_fn``), forward and forward + backward
+(gradients for every input), the speed-up over the reference, and the ratio
+to a plain copy of the bytes the scan must read and write (u, delta, B, C
+in, out), the memory-bound floor.
 
 With a CUDA device (or ``--gpu-only``), a GPU section follows: the layer's
 four-direction call (``directional_scan_fn``, inputs laid out as the model
@@ -15,6 +19,7 @@ GB/s of the bytes the scan must move against the device's peak bandwidth.
 Usage::
 
     python tools/benchmark_scan.py --batch 1 8 --repeats 20 --threads 2
+    python tools/benchmark_scan.py --batch 8 --stages 0 --threads 2
     python tools/benchmark_scan.py --gpu-only --gpu-batch 128
 """
 import argparse
@@ -35,8 +40,31 @@ def reference_repeats(length, repeats):
     return min(repeats, 3) if length >= 1000 else repeats
 
 
-def settle_allocator(batch):
-    """Run the largest shape once, forward and backward, on both backends.
+#: CPU backends of the table, the reference first (the speed-up's base).
+CPU_BACKENDS = ('reference', 'cpu', 'cpu_compiled')
+
+
+def cpu_backends():
+    """The CPU backends that can run here; prints why any cannot."""
+    status = available_backends('cpu')
+    for name in CPU_BACKENDS:
+        if not status[name].available:
+            print(f'- {name}: not run ({status[name].reason})')
+    return [name for name in CPU_BACKENDS if status[name].available]
+
+
+def step(batch, channels, length, grid, backend, backward, flat):
+    """The timed closure: the flat scan, or the layer's directional call."""
+    if flat:
+        return scan_step(make_inputs(batch, channels, length), backend,
+                         backward)
+    leaves, views = directional_inputs(batch, channels, *grid,
+                                       torch.device('cpu'))
+    return directional_step(leaves, views, *grid, backend, backward)
+
+
+def settle_allocator(batch, backends, flat):
+    """Run the largest shape once, forward and backward, on every backend.
 
     glibc's malloc raises its mmap threshold only after freeing a block of
     that size; until then every multi-MB buffer is a fresh mmap whose pages
@@ -44,25 +72,33 @@ def settle_allocator(batch):
     row ran after the small ones. A training loop is in the settled state.
     """
     channels, length = STAGES[0]
-    inputs = make_inputs(batch, channels, length)
-    for backend in ('cpu', 'reference'):
-        scan_step(inputs, backend, backward=True)()
+    for backend in backends:
+        step(batch, channels, length, GRIDS[0], backend, True, flat)()
 
 
-def bench_row(batch, channels, length, repeats):
-    """Time one stage shape; returns the table cells."""
-    inputs = make_inputs(batch, channels, length)
-    copy = median_ms(copy_step(inputs), repeats, warmup=3)
-    cells = [f'{batch}', f'{channels}', f'{length}', f'{copy:.3f}']
-    for backward in (False, True):
-        ref_reps = reference_repeats(length, repeats)
-        ref = median_ms(scan_step(inputs, 'reference', backward), ref_reps,
-                        warmup=1)
-        fast = median_ms(scan_step(inputs, 'cpu', backward), repeats,
-                         warmup=3)
-        cells += [f'{ref:.2f}', f'{fast:.3f}', f'{ref / fast:.1f}x',
-                  f'{fast / copy:.1f}x']
-    return cells
+def bench_rows(batch, stage, backends, repeats, flat):
+    """Time one stage shape on every backend; returns the table rows."""
+    (channels, length), grid = STAGES[stage], GRIDS[stage]
+    copy = median_ms(copy_step(make_inputs(batch, channels, length)),
+                     repeats, warmup=3)
+    times = {}
+    for backend in backends:
+        for backward in (False, True):
+            slow = backend == 'reference'
+            times[backend, backward] = median_ms(
+                step(batch, channels, length, grid, backend, backward, flat),
+                reference_repeats(length, repeats) if slow else repeats,
+                warmup=1 if slow else 3)
+    rows = []
+    for backend in backends:
+        cells = [f'{batch}', f'{channels}', f'{length}', backend,
+                 f'{copy:.3f}']
+        for backward in (False, True):
+            ms = times[backend, backward]
+            cells += [f'{ms:.3f}', f'{times["reference", backward] / ms:.1f}x',
+                      f'{ms / copy:.1f}x']
+        rows.append(cells)
+    return rows
 
 
 GPU_BACKENDS = ('reference', 'cpu', 'triton', 'cuda')
@@ -103,22 +139,30 @@ def gpu_section(batch, repeats):
 
 
 def cpu_section(args):
-    """The CPU table: reference vs cpu backend and the copy floor."""
+    """The CPU table: every CPU backend against the reference and the
+    copy floor."""
+    call = ('selective_scan_fn (flat)' if args.flat else
+            "directional_scan_fn on the model's channel-major views")
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'float32; median ms of {args.repeats} repeats (reference: 3 at '
-          'l >= 1000) after warm-up. fwd: forward under no_grad; f+b: '
-          'forward + backward, grads for all 7 inputs; copy: clone of u, '
-          'delta, B, C and an out-sized tensor. Allocator settled first.\n')
-    settle_allocator(max(args.batch))
-    header = ['b', 'C', 'l', 'copy', 'ref fwd', 'cpu fwd', 'speed-up fwd',
-              'cpu/copy fwd', 'ref f+b', 'cpu f+b', 'speed-up f+b',
-              'cpu/copy f+b']
+          f'float32, {call}; median ms of {args.repeats} repeats '
+          '(reference: 3 at l >= 1000) after warm-up. fwd: forward under '
+          'no_grad; f+b: forward + backward, grads for all 7 inputs; copy: '
+          'clone of u, delta, B, C and an out-sized tensor; x ref: speed-up '
+          'over the reference; / copy: time over the copy. Allocator settled '
+          'first.\n')
+    backends = cpu_backends()
+    if 'reference' not in backends:
+        raise RuntimeError('the reference backend must run: it is the base')
+    settle_allocator(max(args.batch), backends, args.flat)
+    header = ['b', 'C', 'l', 'backend', 'copy', 'fwd', 'x ref fwd',
+              '/ copy fwd', 'f+b', 'x ref f+b', '/ copy f+b']
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     for batch in args.batch:
-        for channels, length in STAGES:
-            cells = bench_row(batch, channels, length, args.repeats)
-            print('| ' + ' | '.join(cells) + ' |', flush=True)
+        for stage in args.stages:
+            for cells in bench_rows(batch, stage, backends, args.repeats,
+                                    args.flat):
+                print('| ' + ' | '.join(cells) + ' |', flush=True)
 
 
 def main():
@@ -126,6 +170,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
     parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--stages', type=int, nargs='+',
+                        default=list(range(len(STAGES))),
+                        help='GroupMamba-T stages to time, 0-3 (default: '
+                        'all)')
+    parser.add_argument('--flat', action='store_true',
+                        help='time the flat selective_scan_fn instead of '
+                        "the layer's directional_scan_fn")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: torch default)')
     parser.add_argument('--gpu-batch', type=int, default=128,

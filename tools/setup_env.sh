@@ -74,4 +74,13 @@ fi
 # ---- the OpenMMLab stack, test tools and this package -----------------------
 # The package's own extras name the libraries; the constraints file pins them.
 "${PIP[@]}" --no-build-isolation -e "$ROOT[all,export,tests]"
+
+# ---- the compiled CPU scan ---------------------------------------------------
+# Built now into torch's extension cache rather than at the first CPU scan
+# (ops/cpu_compiled.py). Without a compiler or ninja the backend is only
+# unavailable (auto uses 'cpu'): the reason is logged, setup goes on.
+log "building the compiled CPU scan (cpu_compiled): about 20-40 s"
+"$PY" -c "from mmgroupmamba.ops import available_backends
+status = available_backends('cpu')['cpu_compiled']
+print('cpu_compiled:', 'available' if status.available else status.reason)"
 log "environment ready: $VENV"

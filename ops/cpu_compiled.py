@@ -1,0 +1,297 @@
+"""The 'cpu_compiled' backend: a compiled C++ kernel for the scan on CPU.
+
+One call scans all four channel groups of a GroupMambaLayer, group k in
+direction k, reading u, delta, B, C (and z) through their own strides in
+row-major token order and writing the output in u's layout: no gathered,
+flipped or transposed copies. softplus(delta + delta_bias), the D skip and
+the z gate are fused. The backward recomputes each channel block's states
+from zero in a per-thread buffer (L x n x 16 values), so the forward saves
+no states at all, then runs the adjoint scan backwards in time. The flat
+(b, d, l) ``selective_scan`` is the same kernel with every group scanning
+row-major. float32 and float64; any d_state.
+
+The source, ``csrc/directional_scan_cpu.cpp`` (shipped with the package),
+is compiled on first use with ``torch.utils.cpp_extension.load`` into
+torch's extension cache (``TORCH_EXTENSIONS_DIR``, by default
+``~/.cache/torch_extensions``), under a name that changes with the source,
+the torch version and the compiler flags, so a new torch or an edited source
+never loads a stale build. Without a C++ compiler or ninja the backend is
+unavailable with that reason (``'auto'`` then keeps ``'cpu'``); a compiler
+that fails on the source makes it unavailable with the compiler's message.
+"""
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+
+import torch
+
+#: The C++ source, shipped as package data.
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc',
+                      'directional_scan_cpu.cpp')
+
+
+def _compiler():
+    """The C++ compiler torch's extension builder runs (``$CXX`` or c++)."""
+    return os.environ.get('CXX', 'c++')
+
+
+def compile_flags():
+    """Compiler flags of the build.
+
+    -O3 for the vectorised lane loops; -fopenmp so that ``at::parallel_for``
+    (OpenMP in torch's CPU builds) runs on all threads (without it the
+    pragma is ignored and the kernel runs on one). On x86-64 the build is
+    for this machine's CPU (-march=native: AVX2 / AVX-512 lanes); the
+    extension name includes the CPU model, so a shared cache never loads
+    another machine's build.
+
+    Returns:
+        list[str]: The flags.
+    """
+    flags = ['-O3', '-fopenmp']
+    if platform.machine().lower() in ('x86_64', 'amd64'):
+        flags.append('-march=native')
+    return flags
+
+
+def _cpu_model():
+    """The CPU's model name and instruction-set flags from /proc/cpuinfo
+    (first core), or the platform's name where there is none."""
+    if os.path.exists('/proc/cpuinfo'):
+        lines = {}
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key = line.split(':')[0].strip()
+                if key in ('model name', 'flags') and key not in lines:
+                    lines[key] = line
+        if lines:
+            return ''.join(sorted(lines.values()))
+    return platform.processor() or platform.machine()
+
+
+def extension_name():
+    """Name of the compiled module: a hash of what the build depends on.
+
+    Returns:
+        str: ``mmgroupmamba_scan_cpu_<hash>``.
+    """
+    digest = hashlib.sha256()
+    with open(SOURCE, 'rb') as f:
+        digest.update(f.read())
+    for part in (torch.__version__, ' '.join(compile_flags()), _cpu_model()):
+        digest.update(part.encode())
+    return f'mmgroupmamba_scan_cpu_{digest.hexdigest()[:12]}'
+
+
+def build_prerequisites_missing():
+    """Why the extension cannot be built here at all (None: it can try).
+
+    Returns:
+        str | None: No compiler, or no ninja; None if both are there.
+    """
+    if shutil.which(_compiler()) is None:
+        return (f'no C++ compiler: {_compiler()!r} is not on PATH (install '
+                f'g++ or clang, or set CXX)')
+    from torch.utils.cpp_extension import is_ninja_available
+    if not is_ninja_available():
+        return ('ninja is not available (pip install ninja): torch builds '
+                'C++ extensions with it')
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _load():
+    """Build (first use on this machine) or load the extension.
+
+    Returns:
+        tuple[module | None, str | None]: The module, or None and why it
+        could not be built.
+    """
+    missing = build_prerequisites_missing()
+    if missing is not None:
+        return None, missing
+    from torch.utils.cpp_extension import load
+    flags = compile_flags()
+    try:
+        module = load(name=extension_name(), sources=[SOURCE],
+                      extra_cflags=flags, extra_ldflags=['-fopenmp'])
+    except RuntimeError as error:
+        # torch raises RuntimeError from the compiler's CalledProcessError;
+        # anything else is not a failed build and must surface.
+        if not isinstance(error.__cause__, subprocess.CalledProcessError):
+            raise
+        return None, f'building {SOURCE} failed: {error}'
+    return module, None
+
+
+def extension():
+    """The compiled module (built on first use).
+
+    Raises:
+        RuntimeError: It cannot be built here (the reason is the message).
+    """
+    module, reason = _load()
+    if module is None:
+        raise RuntimeError(reason)
+    return module
+
+
+def unavailable_reason(device):
+    """Why the compiled kernel cannot run on ``device`` (None: it can).
+
+    The first call on a machine compiles the kernel (see :func:`_load`).
+
+    Args:
+        device (torch.device): Device of the scan inputs.
+
+    Returns:
+        str | None: The reason, or None.
+    """
+    if device.type != 'cpu':
+        return f'a CPU kernel; the tensors are on {device.type}'
+    return _load()[1]
+
+
+class _Grid:
+    """Grid constants of one scan: H, W and whether groups walk their own
+    directions (False: all row-major, the flat scan)."""
+
+    def __init__(self, height, width, directional):
+        self.height, self.width = height, width
+        self.directional = directional
+
+
+def _dense(A, D, delta_bias):
+    """A (d, n), D and delta_bias (d,) contiguous (None kept): the kernel
+    indexes them densely."""
+    return tuple(None if x is None else x.contiguous()
+                 for x in (A, D, delta_bias))
+
+
+class _CompiledScan(torch.autograd.Function):
+    """(out, last state) of the compiled scan; inputs (b, L, d), B / C
+    (b, L, g, n) in row-major token order, any strides."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                grid):
+        """Scan forward; see :func:`directional_scan`.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: out (b, L, d) in u's layout,
+            last state (b, d, n) (of each group's scan order).
+        """
+        A, D, delta_bias = _dense(A, D, delta_bias)
+        out, last = extension().forward(u, delta, A, B, C, D, z, delta_bias,
+                                        delta_softplus, grid.height,
+                                        grid.width, grid.directional)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
+        ctx.delta_softplus = delta_softplus
+        ctx.grid = grid
+        ctx.set_materialize_grads(False)
+        return out, last
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out, grad_last):
+        """Gradients of all tensor inputs by the backward kernel.
+
+        Args:
+            ctx: Autograd context.
+            grad_out (torch.Tensor | None): (b, L, d).
+            grad_last (torch.Tensor | None): (b, d, n).
+
+        Returns:
+            tuple: Gradients for u, delta, A, B, C, D, z, delta_bias, then
+            None for delta_softplus and grid.
+        """
+        if grad_out is None and grad_last is None:
+            return (None, ) * 10
+        u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
+        if grad_out is None:
+            grad_out = torch.zeros_like(u)
+        grid = ctx.grid
+        (grad_u, grad_delta, grad_A, grad_B, grad_C, grad_D, grad_bias,
+         grad_z) = extension().backward(u, delta, A, B, C, D, z, delta_bias,
+                                        grad_out, grad_last,
+                                        ctx.delta_softplus, grid.height,
+                                        grid.width, grid.directional)
+        # Per batch element (A, D, bias) and per channel block (B, C)
+        # partial sums: no two threads ever write one element.
+        return (grad_u, grad_delta, grad_A.sum(0), grad_B.sum(0),
+                grad_C.sum(0), None if D is None else grad_D.sum(0),
+                None if z is None else grad_z,
+                None if delta_bias is None else grad_bias.sum(0), None, None)
+
+
+def _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, grid):
+    """Compiled scan through autograd only when something needs a gradient.
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: out (b, L, d), last (b, d, n).
+    """
+    inputs = (u, delta, A, B, C, D, z, delta_bias)
+    if torch.is_grad_enabled() and any(
+            x is not None and x.requires_grad for x in inputs):
+        return _CompiledScan.apply(*inputs, delta_softplus, grid)
+    A, D, delta_bias = _dense(A, D, delta_bias)
+    with torch.no_grad():
+        return tuple(extension().forward(u, delta, A, B, C, D, z,
+                                         delta_bias, delta_softplus,
+                                         grid.height, grid.width,
+                                         grid.directional))
+
+
+def directional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
+                     delta_softplus=True, height=None, width=None):
+    """Four-direction scan in one call; see
+    :func:`mmgroupmamba.ops.directional_scan_fn` (inputs validated, one
+    dtype).
+
+    Args:
+        u, delta (torch.Tensor): (b, L, d), row-major tokens, any strides.
+        A (torch.Tensor): (d, n).
+        B, C (torch.Tensor): (b, L, 4, n).
+        D, delta_bias (torch.Tensor | None): (d,).
+        z (torch.Tensor | None): (b, L, d).
+        delta_softplus (bool): softplus(delta + delta_bias).
+        height (int): H.
+        width (int): W.
+
+    Returns:
+        torch.Tensor: out (b, L, d), laid out like u.
+    """
+    return _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                 _Grid(height, width, directional=True))[0]
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
+                   delta_softplus=False, return_last_state=False):
+    """Flat selective scan (every group row-major) by the same kernel; see
+    :func:`mmgroupmamba.ops.selective_scan_fn`.
+
+    Args:
+        u, delta (torch.Tensor): (b, d, l).
+        A (torch.Tensor): (d, n).
+        B, C (torch.Tensor): (b, n, l) or (b, g, n, l).
+        D, delta_bias (torch.Tensor | None): (d,).
+        z (torch.Tensor | None): (b, d, l).
+        delta_softplus (bool): softplus(delta + delta_bias).
+        return_last_state (bool): Also return the last state.
+
+    Returns:
+        torch.Tensor | tuple[torch.Tensor, torch.Tensor]: out (b, d, l) and,
+        with ``return_last_state``, the last state (b, d, n).
+    """
+    if B.dim() == 3:  # shared by all channels: one group
+        B, C = B.unsqueeze(1), C.unsqueeze(1)
+    length = u.shape[2]
+    out, last = _scan(u.transpose(1, 2), delta.transpose(1, 2), A,
+                      B.permute(0, 3, 1, 2), C.permute(0, 3, 1, 2), D,
+                      None if z is None else z.transpose(1, 2), delta_bias,
+                      delta_softplus, _Grid(1, length, directional=False))
+    out = out.transpose(1, 2)
+    return (out, last) if return_last_state else out
