@@ -3,19 +3,15 @@
 A small custom arch keeps the export (torch.export + ONNX translation) to
 seconds; the full GroupMamba-T goes through the same code path (README).
 """
-import importlib.util
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 import torch
+from conftest import REPO
 
+from mmgroupmamba.apis import export as export_onnx
 from mmgroupmamba.models import GroupMamba
-
-REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location(
-    'export_onnx', REPO / 'tools' / 'export_onnx.py')
-export_onnx = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(export_onnx)
 
 SMALL = dict(stem_channels=8, embed_dims=[16, 32, 48, 64], depths=[1, 1, 2, 1],
              mlp_ratios=[2, 2, 2, 2])
@@ -62,3 +58,42 @@ def test_classifier_export_matches_pytorch(tmp_path):
             lambda m: setattr(m, 'scan_backend', 'cpu')
             if hasattr(m, 'scan_backend') else None)
         assert torch.allclose(module(images), exported_path, atol=1e-5)
+
+
+def test_export_writes_one_self_contained_file(backbone, tmp_path):
+    path = tmp_path / 'backbone.onnx'
+    export_onnx.export(backbone, str(path))
+    assert [p.name for p in tmp_path.iterdir()] == ['backbone.onnx']
+
+
+def test_tool_refuses_to_export_random_weights_unasked(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/export_onnx.py', 'configs/groupmamba_t_in1k.py',
+         str(tmp_path / 'out.onnx')], cwd=REPO, capture_output=True,
+        text=True)
+    assert result.returncode == 2
+    assert ('one of the arguments --checkpoint --random-weights is required'
+            in result.stderr)
+    assert not any(tmp_path.iterdir())
+
+
+def test_build_loads_the_checkpoint_strictly(converted_tiny_path, golden,
+                                            tmp_path):
+    config = str(REPO / 'configs' / 'groupmamba_t_in1k.py')
+    module = export_onnx.build(config, str(converted_tiny_path),
+                               backbone_only=False)
+    scan_backends = {m.scan_backend for m in module.modules()
+                     if hasattr(m, 'scan_backend')}
+    assert scan_backends == {'segsum'}
+    with torch.no_grad():
+        logits = module(golden['input'])
+    reference = golden['logits_eval']
+    assert (logits - reference).abs().max() < 1e-4 * (
+        1 + reference.abs().max())
+    partial = torch.load(converted_tiny_path, weights_only=True)
+    del partial['state_dict']['head.dist_fc.weight']
+    torch.save(partial, tmp_path / 'partial.pth')
+    from mmgroupmamba.checkpoint import CheckpointError
+    with pytest.raises(CheckpointError, match='head.dist_fc.weight'):
+        export_onnx.build(config, str(tmp_path / 'partial.pth'),
+                          backbone_only=False)
