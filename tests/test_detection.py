@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 from pycocotools.coco import COCO
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba.apis.run_config import coco_data_options
 
 T_CONFIG = REPO / 'configs' / 'maskrcnn_groupmamba_t_1x_coco.py'
 SMOKE_CONFIG = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'
@@ -45,24 +46,13 @@ def isolated_mmdet_run():
 
 def point_at_data(cfg, data_root):
     """Aim the smoke config's train/val/test data at ``data_root``."""
-    root = f'{data_root}/'
-    for loader in (cfg.train_dataloader, cfg.val_dataloader,
-                   cfg.test_dataloader):
-        loader.dataset.data_root = root
-    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        evaluator.ann_file = root + 'annotations/instances_val.json'
+    cfg.merge_from_dict(coco_data_options(data_root))
 
 
 def data_options(data_root):
     """The same as :func:`point_at_data`, as train.py ``--cfg-options``."""
-    root = f'{data_root}/'
-    ann = root + 'annotations/instances_val.json'
-    return [
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
-    ]
+    return [f'{key}={value}'
+            for key, value in coco_data_options(data_root).items()]
 
 
 @pytest.fixture(scope='module')

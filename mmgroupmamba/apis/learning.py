@@ -15,6 +15,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from ..model_zoo import MIM_ROOT
+from .run_config import coco_data_options
 
 LEARNING_CONFIG = MIM_ROOT / 'configs' / 'smoke' / \
     'maskrcnn_groupmamba_t_learning.py'
@@ -41,12 +42,7 @@ def learning_config(data_root, work_dir, iters, seed):
         raise ValueError(f'iters must be >= 12 (the warm-up is 1/12), got '
                          f'{iters}')
     cfg = Config.fromfile(LEARNING_CONFIG)
-    root = f'{data_root}/'
-    for loader in (cfg.train_dataloader, cfg.val_dataloader,
-                   cfg.test_dataloader):
-        loader.dataset.data_root = root
-    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        evaluator.ann_file = root + 'annotations/instances_val.json'
+    cfg.merge_from_dict(coco_data_options(data_root))
     cfg.work_dir = str(work_dir)
     cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
     warmup, cosine = cfg.param_scheduler

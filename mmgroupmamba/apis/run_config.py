@@ -113,3 +113,26 @@ def testing_config(config, checkpoint, work_dir=None, cfg_options=None,
         cfg.tta_model.module = cfg.model
         cfg.model = ConfigDict(cfg.tta_model)
     return cfg
+
+
+def coco_data_options(data_root):
+    """Overrides that aim a COCO-format detection config at ``data_root``.
+
+    The train/val/test loaders read ``data_root`` and both evaluators its
+    ``annotations/instances_val.json``; pass the dict to ``cfg_options`` or
+    ``Config.merge_from_dict``.
+
+    Args:
+        data_root (str | Path): A COCO-format set (e.g. one written by
+            :func:`mmgroupmamba.datasets.make_coco_data`).
+
+    Returns:
+        dict[str, str]: ``key.path -> value``.
+    """
+    root = f'{data_root}/'
+    annotations = root + 'annotations/instances_val.json'
+    options = {f'{split}_dataloader.dataset.data_root': root
+               for split in ('train', 'val', 'test')}
+    options.update({f'{split}_evaluator.ann_file': annotations
+                    for split in ('val', 'test')})
+    return options
