@@ -23,7 +23,7 @@ from mmengine.runner import Runner
 from pycocotools.coco import COCO
 
 import mmgroupmamba  # noqa: F401
-from mmgroupmamba.apis.run_config import coco_data_options
+from mmgroupmamba.apis import as_cfg_options, coco_data_options
 
 T_CONFIG = REPO / 'configs' / 'maskrcnn_groupmamba_t_1x_coco.py'
 SMOKE_CONFIG = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'
@@ -51,8 +51,7 @@ def point_at_data(cfg, data_root):
 
 def data_options(data_root):
     """The same as :func:`point_at_data`, as train.py ``--cfg-options``."""
-    return [f'{key}={value}'
-            for key, value in coco_data_options(data_root).items()]
+    return as_cfg_options(coco_data_options(data_root))
 
 
 @pytest.fixture(scope='module')

@@ -16,6 +16,8 @@ import pytest
 import torch
 from conftest import REPO, run_tool
 
+from mmgroupmamba.apis import as_cfg_options, coco_data_options
+
 SMOKE_CONFIG = REPO / 'configs' / 'smoke' / 'maskrcnn_groupmamba_t_smoke.py'
 
 
@@ -25,7 +27,6 @@ def dist_run(tmp_path_factory):
     data_root = tmp_path_factory.mktemp('shapes')
     run_tool('tools/make_coco_data.py', data_root)
     work_dir = tmp_path_factory.mktemp('dist_work_dir')
-    root, ann = f'{data_root}/', f'{data_root}/annotations/instances_val.json'
     torchrun = Path(sys.executable).with_name('torchrun')
     result = subprocess.run(
         [
@@ -33,9 +34,7 @@ def dist_run(tmp_path_factory):
             'tools/dist_train_cpu.py',
             str(SMOKE_CONFIG), '--work-dir',
             str(work_dir), '--cfg-options',
-            f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={ann}'
+            *as_cfg_options(coco_data_options(data_root))
         ],
         cwd=REPO,
         capture_output=True,

@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba.apis import as_cfg_options, data_root_options
 from mmgroupmamba.checkpoint import CheckpointError
 from mmgroupmamba.datasets.drawn_imagenet import CLASSES, make_imagenet_data
 from mmgroupmamba.models.distiller import load_teacher
@@ -69,9 +70,7 @@ def smoke_cfg(data_root, teacher_path, work_dir, epochs=EPOCHS):
     the end, a checkpoint every epoch."""
     cfg = Config.fromfile(SMOKE_CONFIG)
     cfg.work_dir = str(work_dir)
-    for loader in (cfg.train_dataloader, cfg.val_dataloader,
-                   cfg.test_dataloader):
-        loader.dataset.data_root = f'{data_root}/'
+    cfg.merge_from_dict(data_root_options(data_root))
     cfg.model.teacher_checkpoint = str(teacher_path)
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = epochs
@@ -521,7 +520,7 @@ def test_mim_test_evaluates_a_converted_official_checkpoint(
         [str(mim), 'test', 'mmpretrain',
          str(REPO / 'configs' / 'groupmamba_t_in1k.py'), '--checkpoint',
          str(converted_tiny_path), '--work-dir', str(tmp_path),
-         '--cfg-options', f'test_dataloader.dataset.data_root={in1k_data}/',
+         '--cfg-options', *as_cfg_options(data_root_options(in1k_data)),
          'test_dataloader.batch_size=8', 'test_dataloader.num_workers=0',
          'test_dataloader.persistent_workers=False'],
         cwd=tmp_path,  # no checkpoints/ folder here: the teacher is not read
@@ -536,11 +535,10 @@ def test_tools_test_evaluates_the_runner_checkpoint(distilled, in1k_data,
     """``tools/test.py CONFIG CKPT`` on the distilled run's checkpoint gives
     the metrics the Runner computes on the same weights."""
     checkpoint = distilled['work_dir'] / f'epoch_{EPOCHS}.pth'
-    root = f'{in1k_data}/'
     result = subprocess.run(
         [sys.executable, 'tools/test.py', str(SMOKE_CONFIG), str(checkpoint),
          '--work-dir', str(tmp_path), '--cfg-options',
-         f'test_dataloader.dataset.data_root={root}'],
+         *as_cfg_options(data_root_options(in1k_data))],
         cwd=REPO, capture_output=True, text=True,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert result.returncode == 0, result.stderr[-3000:]

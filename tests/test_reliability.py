@@ -18,6 +18,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba.apis import as_cfg_options, data_root_options
 from mmgroupmamba.datasets import make_imagenet_data
 
 
@@ -86,9 +87,7 @@ def test_seeded_deterministic_runs_give_identical_losses(tmp_path):
     teacher = MODELS.build(Config.fromfile(CLS_SMOKE).model.teacher)
     torch.save({'state_dict': teacher.state_dict()}, tmp_path / 't.pth')
     options = [
-        f'train_dataloader.dataset.data_root={data}/',
-        f'val_dataloader.dataset.data_root={data}/',
-        f'test_dataloader.dataset.data_root={data}/',
+        *as_cfg_options(data_root_options(data)),
         f'model.teacher_checkpoint={tmp_path / "t.pth"}',
         'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
         'param_scheduler.1.end=2', 'default_hooks.logger.interval=1',

@@ -23,7 +23,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 
 import mmgroupmamba  # noqa: F401
-from mmgroupmamba.apis import training_config
+from mmgroupmamba.apis import (as_cfg_options, coco_data_options,
+                               data_root_options, training_config)
 from mmgroupmamba.datasets import make_imagenet_data
 
 
@@ -118,9 +119,7 @@ def test_classification_resumes_after_sigkill(tmp_path):
     torch.save({'state_dict': teacher_model.state_dict()}, teacher)
     epochs, per_epoch = 4, 3  # 48 images, batch 16
     options = {
-        'train_dataloader.dataset.data_root': f'{data}/',
-        'val_dataloader.dataset.data_root': f'{data}/',
-        'test_dataloader.dataset.data_root': f'{data}/',
+        **data_root_options(data),
         'model.teacher_checkpoint': str(teacher),
         'train_cfg.max_epochs': epochs,
         'train_cfg.val_interval': epochs,
@@ -131,7 +130,7 @@ def test_classification_resumes_after_sigkill(tmp_path):
     kill_after(
         [sys.executable, 'tools/train.py', str(CLS_SMOKE), '--work-dir',
          str(work_dir), '--cfg-options',
-         *[f'{k}={v}' for k, v in options.items()]],
+         *as_cfg_options(options)],
         work_dir, 'epoch_2.pth', delay=0.6, env=env)  # inside epoch 3
     checkpoint = check_files_left_behind(work_dir)
     assert checkpoint['meta']['epoch'] >= 2
@@ -159,14 +158,8 @@ def test_classification_resumes_after_sigkill(tmp_path):
 def test_detection_resumes_after_sigkill(tmp_path):
     data = tmp_path / 'shapes'
     run_tool('tools/make_coco_data.py', data, '--seed', '0')
-    root = f'{data}/'
-    ann = root + 'annotations/instances_val.json'
     options = {
-        'train_dataloader.dataset.data_root': root,
-        'val_dataloader.dataset.data_root': root,
-        'test_dataloader.dataset.data_root': root,
-        'val_evaluator.ann_file': ann,
-        'test_evaluator.ann_file': ann,
+        **coco_data_options(data),
         'default_hooks.checkpoint.interval': 2,
     }
     work_dir = tmp_path / 'work_dir'
@@ -174,7 +167,7 @@ def test_detection_resumes_after_sigkill(tmp_path):
     kill_after(
         [sys.executable, 'tools/train.py', str(DET_SMOKE), '--work-dir',
          str(work_dir), '--cfg-options',
-         *[f'{k}={v}' for k, v in options.items()]],
+         *as_cfg_options(options)],
         work_dir, 'iter_4.pth', delay=0.5, env=env)
     checkpoint = check_files_left_behind(work_dir)
     assert checkpoint['meta']['iter'] >= 4

@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmgroupmamba  # noqa: F401
+from mmgroupmamba.apis import as_cfg_options, data_root_options
 
 CONFIGS = REPO / 'configs'
 T_CONFIG = CONFIGS / 'upernet_groupmamba_t_ade20k.py'
@@ -55,11 +56,7 @@ def isolated_mmseg_run():
 
 def data_options(data_root):
     """``--cfg-options`` that aim the three loaders at ``data_root``."""
-    return [
-        f'{loader}.dataset.data_root={data_root}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-    ]
+    return as_cfg_options(data_root_options(data_root))
 
 
 def run_command(*args):

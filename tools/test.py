@@ -10,14 +10,41 @@ checkpoint the runner saved or a converted official one
 ``--tta`` uses the config's ``tta_model`` / ``tta_pipeline`` (segmentation).
 The config is made by :func:`mmgroupmamba.apis.testing_config`.
 """
-from mmgroupmamba.apis.command_line import config_parser
+import argparse
+
+from mmengine.config import DictAction
 
 
 def parse_args():
-    parser = config_parser('Evaluate a checkpoint')
+    # Only argparse and mmengine's DictAction before parsing: --help answers
+    # without importing torch or the package.
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
+    parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--tta', action='store_true', help='test-time augmentation')
+        '--work-dir',
+        help="where to save logs and metrics (default: the config's "
+        'work_dir, else ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help="the config's test-time augmentation (default: off)")
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key.path=value (default: none)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (default: none)')
+    parser.add_argument(
+        '--local_rank',
+        '--local-rank',
+        type=int,
+        default=0,
+        help='rank on this node, set by the launcher (default: 0)')
     return parser.parse_args()
 
 

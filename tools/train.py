@@ -12,11 +12,20 @@ work dir's latest checkpoint (``last_checkpoint``), restoring the model, the
 optimizer, the LR schedule, the EMA and the iteration counters. The config is
 made by :func:`mmgroupmamba.apis.training_config`.
 """
-from mmgroupmamba.apis.command_line import config_parser
+import argparse
+
+from mmengine.config import DictAction
 
 
 def parse_args():
-    parser = config_parser('Train a model')
+    # Only argparse and mmengine's DictAction before parsing: --help answers
+    # without importing torch or the package.
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--work-dir',
+        help="where to save logs and models (default: the config's "
+        'work_dir, else ./work_dirs/<config name>)')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -25,12 +34,31 @@ def parse_args():
         help='resume from this checkpoint, or without a path from the work '
         "dir's latest one (default: start afresh)")
     parser.add_argument(
-        '--amp', action='store_true', help='mixed precision (CUDA only)')
+        '--amp',
+        action='store_true',
+        help='mixed precision (CUDA only; default: off)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
         help="scale the LR by the real batch over the config's "
-        'auto_scale_lr.base_batch_size')
+        'auto_scale_lr.base_batch_size (default: off)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key.path=value (default: none)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (default: none)')
+    # torchrun passes --local-rank (older launchers --local_rank).
+    parser.add_argument(
+        '--local_rank',
+        '--local-rank',
+        type=int,
+        default=0,
+        help='rank on this node, set by the launcher (default: 0)')
     return parser.parse_args()
 
 

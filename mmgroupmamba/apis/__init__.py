@@ -4,12 +4,18 @@
   backend) and load a checkpoint strictly, whatever mmengine does;
 * :func:`set_scan_backend`: switch a built model's selective-scan backend;
 * :func:`load_config`, :func:`training_config`, :func:`testing_config`: a
-  config with the overrides of ``tools/train.py``/``test.py`` applied.
+  config with the overrides of ``tools/train.py``/``test.py`` applied;
+* :func:`data_root_options` (:func:`coco_data_options`): the overrides that
+  aim a config's loaders (and COCO evaluators) at a data root, as a dict or,
+  through :func:`as_cfg_options`, as ``--cfg-options`` arguments.
 """
 from .inference import init_model, set_scan_backend
-from .run_config import load_config, testing_config, training_config
+from .run_config import (as_cfg_options, coco_data_options,
+                         data_root_options, load_config, testing_config,
+                         training_config)
 
 __all__ = [
     'init_model', 'set_scan_backend', 'load_config', 'training_config',
-    'testing_config'
+    'testing_config', 'data_root_options', 'coco_data_options',
+    'as_cfg_options'
 ]

@@ -115,24 +115,53 @@ def testing_config(config, checkpoint, work_dir=None, cfg_options=None,
     return cfg
 
 
-def coco_data_options(data_root):
-    """Overrides that aim a COCO-format detection config at ``data_root``.
+#: Where a set written by :func:`mmgroupmamba.datasets.make_coco_data` keeps
+#: the validation annotations that COCO evaluators read.
+COCO_VAL_ANNOTATIONS = 'annotations/instances_val.json'
 
-    The train/val/test loaders read ``data_root`` and both evaluators its
-    ``annotations/instances_val.json``; pass the dict to ``cfg_options`` or
-    ``Config.merge_from_dict``.
+
+def data_root_options(data_root, evaluator_ann_file=None):
+    """Overrides that aim a config's train/val/test data at ``data_root``.
+
+    One rule for every task: the three loaders read ``data_root``; for a
+    detection config the val/test evaluators also read their annotations
+    from it. Pass the dict to ``Config.merge_from_dict`` or, as
+    ``key=value`` strings (:func:`as_cfg_options`), to ``--cfg-options``.
 
     Args:
-        data_root (str | Path): A COCO-format set (e.g. one written by
-            :func:`mmgroupmamba.datasets.make_coco_data`).
+        data_root (str | Path): The data set's root folder (an ImageNet,
+            COCO or ADE20K layout, e.g. one of :mod:`mmgroupmamba.datasets`).
+        evaluator_ann_file (str | None): The evaluators' annotation file,
+            relative to ``data_root`` (COCO: :data:`COCO_VAL_ANNOTATIONS`);
+            None leaves the evaluators alone. Defaults to None.
 
     Returns:
         dict[str, str]: ``key.path -> value``.
     """
     root = f'{data_root}/'
-    annotations = root + 'annotations/instances_val.json'
     options = {f'{split}_dataloader.dataset.data_root': root
                for split in ('train', 'val', 'test')}
-    options.update({f'{split}_evaluator.ann_file': annotations
-                    for split in ('val', 'test')})
+    if evaluator_ann_file is not None:
+        options.update({f'{split}_evaluator.ann_file':
+                        root + evaluator_ann_file
+                        for split in ('val', 'test')})
     return options
+
+
+def coco_data_options(data_root):
+    """:func:`data_root_options` for a COCO-format set made by
+    :func:`mmgroupmamba.datasets.make_coco_data` (its evaluators read
+    ``annotations/instances_val.json``)."""
+    return data_root_options(data_root, COCO_VAL_ANNOTATIONS)
+
+
+def as_cfg_options(options):
+    """``key.path -> value`` overrides as ``--cfg-options`` arguments.
+
+    Args:
+        options (dict): Overrides, e.g. from :func:`data_root_options`.
+
+    Returns:
+        list[str]: ``['key.path=value', ...]``.
+    """
+    return [f'{key}={value}' for key, value in options.items()]
