@@ -12,14 +12,13 @@ freshly built model of the detected arch.
 """
 import argparse
 
-from mmgroupmamba.checkpoint.convert import convert_official_checkpoint
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='official checkpoint (.pth)')
     parser.add_argument('dst', help='output mmpretrain checkpoint (.pth)')
     args = parser.parse_args()
+    from mmgroupmamba.checkpoint.convert import convert_official_checkpoint
     meta = convert_official_checkpoint(args.src, args.dst)
     print(f"{args.src} -> {args.dst}: GroupMamba-{meta['arch']}, "
           f"{meta['num_classes']} classes")
