@@ -22,11 +22,16 @@ from pathlib import Path
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default='work_dirs/learning_check_det')
-    parser.add_argument('--iters', type=int, default=400)
-    parser.add_argument('--num-train', type=int, default=192)
-    parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--work-dir', default='work_dirs/learning_check_det',
+                        help='where the data and the run go (default: %(default)s)')
+    parser.add_argument('--iters', type=int, default=400,
+                        help='training iterations (default: %(default)s)')
+    parser.add_argument('--num-train', type=int, default=192,
+                        help='drawn training images (default: %(default)s)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the data and the run (default: %(default)s)')
     args = parser.parse_args()
     import torch
     torch.set_num_threads(args.threads)

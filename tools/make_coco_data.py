@@ -10,12 +10,18 @@ import argparse
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('out_dir', help='folder to write the set into')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-train', type=int, default=48)
-    parser.add_argument('--num-val', type=int, default=16)
-    parser.add_argument('--height', type=int, default=192)
-    parser.add_argument('--width', type=int, default=256)
-    parser.add_argument('--max-instances', type=int, default=5)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the drawing (default: %(default)s)')
+    parser.add_argument('--num-train', type=int, default=48,
+                        help='training images (default: %(default)s)')
+    parser.add_argument('--num-val', type=int, default=16,
+                        help='validation images (default: %(default)s)')
+    parser.add_argument('--height', type=int, default=192,
+                        help='image height in pixels (default: %(default)s)')
+    parser.add_argument('--width', type=int, default=256,
+                        help='image width in pixels (default: %(default)s)')
+    parser.add_argument('--max-instances', type=int, default=5,
+                        help='most shapes per image (default: %(default)s)')
     args = parser.parse_args()
     from mmgroupmamba.datasets.drawn_coco import make_coco_data
     splits = make_coco_data(

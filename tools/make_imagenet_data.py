@@ -10,10 +10,14 @@ import argparse
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('out_dir', help='output folder')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--train-per-class', type=int, default=60)
-    parser.add_argument('--val-per-class', type=int, default=20)
-    parser.add_argument('--size', type=int, default=64)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the drawing (default: %(default)s)')
+    parser.add_argument('--train-per-class', type=int, default=60,
+                        help='training images per class (default: %(default)s)')
+    parser.add_argument('--val-per-class', type=int, default=20,
+                        help='validation images per class (default: %(default)s)')
+    parser.add_argument('--size', type=int, default=64,
+                        help='image side in pixels (default: %(default)s)')
     args = parser.parse_args()
     from mmgroupmamba.datasets.drawn_imagenet import (CLASSES,
                                                      make_imagenet_data)

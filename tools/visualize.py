@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('what', choices=['scan-orders', 'features', 'erf'])
+    parser.add_argument('what', choices=['scan-orders', 'features', 'erf'],
+                        help='which picture (see above)')
     parser.add_argument('output', help='PNG file to write')
     parser.add_argument('--config',
                         default=str(REPO / 'configs' / 'groupmamba_t_in1k.py'),
