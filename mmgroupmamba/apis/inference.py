@@ -11,29 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
 from ..checkpoint import CheckpointError, check_state_dict, load_file
-from ..models.directional_ssm import check_scan_backend
-
-
-def set_scan_backend(model, backend):
-    """Switch every selective-scan module of ``model`` to ``backend``.
-
-    Args:
-        model (nn.Module): Any model holding GroupMamba parts.
-        backend (str): 'auto' or a backend that can run on this machine.
-
-    Returns:
-        int: How many scan modules were switched (0: no GroupMamba part).
-
-    Raises:
-        ValueError: Unknown or unavailable backend (nothing is switched).
-    """
-    check_scan_backend(backend)
-    switched = 0
-    for module in model.modules():
-        if hasattr(module, 'scan_backend'):
-            module.scan_backend = backend
-            switched += 1
-    return switched
+from ..models.directional_ssm import check_scan_backend, set_scan_backend
 
 
 def _set_scan_backend_in_cfg(cfg, backend):

@@ -42,8 +42,7 @@ import traceback
 import torch
 from torch import nn
 
-from mmgroupmamba.models import ClassBlockNeck, GroupMamba
-from mmgroupmamba.models.directional_ssm import DirectionalSSM
+from mmgroupmamba.models import ClassBlockNeck, GroupMamba, set_scan_backend
 from mmgroupmamba.ops import available_backends, directional_scan_fn
 
 from .scan import (GRIDS, STAGES, directional_step, layer_views, make_inputs,
@@ -149,13 +148,6 @@ class PlainClassifier(nn.Module):
     def forward(self, images):
         feature = self.neck(self.backbone(images))[0]
         return (self.fc(feature) + self.dist_fc(feature)) / 2
-
-
-def set_scan_backend(model, backend):
-    """Point every scan of ``model`` at ``backend``."""
-    for module in model.modules():
-        if isinstance(module, DirectionalSSM):
-            module.scan_backend = backend
 
 
 # ---------------------------------------------------------------- correct

@@ -8,12 +8,13 @@ import importlib.util
 
 from .backbone import Block, Downsample, GroupMamba, Stage, Stem
 from .class_block import ClassBlock, ClassBlockNeck
-from .directional_ssm import DirectionalSSM
+from .directional_ssm import DirectionalSSM, set_scan_backend
 from .group_mamba_layer import ChannelAffinity, GroupMambaLayer
 
 __all__ = [
     'GroupMamba', 'Stem', 'Downsample', 'Block', 'Stage', 'GroupMambaLayer',
-    'ChannelAffinity', 'DirectionalSSM', 'ClassBlock', 'ClassBlockNeck'
+    'ChannelAffinity', 'DirectionalSSM', 'ClassBlock', 'ClassBlockNeck',
+    'set_scan_backend'
 ]
 
 if importlib.util.find_spec('mmpretrain') is not None:

@@ -56,6 +56,28 @@ def check_scan_backend(backend):
             f"use 'auto' or one of {known}")
 
 
+def set_scan_backend(model, backend):
+    """Switch every selective-scan module of ``model`` to ``backend``.
+
+    Args:
+        model (nn.Module): Any model holding GroupMamba parts.
+        backend (str): 'auto' or a backend that can run on this machine.
+
+    Returns:
+        int: How many scan modules were switched (0: no GroupMamba part).
+
+    Raises:
+        ValueError: Unknown or unavailable backend (nothing is switched).
+    """
+    check_scan_backend(backend)
+    switched = 0
+    for module in model.modules():
+        if isinstance(module, DirectionalSSM):
+            module.scan_backend = backend
+            switched += 1
+    return switched
+
+
 class DirectionalSSM(nn.Module):
     """Four SS2D-style selective-scan mixers, group k scanning in direction k.
 
