@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .splits import make_train_val
+
 # Label values written to the PNGs: ADE20K's 1-based class indices
 # (mmseg's ADE20KDataset.METAINFO['classes'][k - 1]); 0 is "other".
 OTHER = 0
@@ -202,7 +204,7 @@ def make_ade_data(out_dir, seed=0, num_train=64, num_val=16, height=128,
     """Write the train and val splits under ``out_dir``; see the module doc.
 
     The two splits use independent streams derived from ``seed``, so changing
-    ``num_train`` does not change the val images.
+    ``num_train`` does not change the val images (:func:`.make_train_val`).
 
     Args:
         out_dir (str | Path): Root folder of the set (created if needed).
@@ -221,12 +223,5 @@ def make_ade_data(out_dir, seed=0, num_train=64, num_val=16, height=128,
     if num_train < 1 or num_val < 1:
         raise ValueError(f'each split needs at least one image, got '
                          f'num_train={num_train}, num_val={num_val}')
-    out_dir = Path(out_dir)
-    train_seed, val_seed = np.random.SeedSequence(seed).generate_state(2)
-    common = dict(out_dir=out_dir, height=height, width=width)
-    return dict(
-        train=make_split(
-            split='train', num_images=num_train, seed=int(train_seed),
-            **common),
-        val=make_split(
-            split='val', num_images=num_val, seed=int(val_seed), **common))
+    return make_train_val(make_split, seed, num_train, num_val,
+                          out_dir=Path(out_dir), height=height, width=width)

@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .splits import make_train_val
+
 CLASSES = ('circle', 'rectangle', 'triangle')
 # An instance must keep this share of its drawn area visible (and this many
 # pixels), else the image is redrawn: painted objects that the ground truth
@@ -198,7 +200,7 @@ def make_coco_data(out_dir, seed=0, num_train=48, num_val=16, height=192,
     """Write the train and val splits under ``out_dir``; see the module doc.
 
     The two splits use independent streams derived from ``seed``, so changing
-    ``num_train`` does not change the val images.
+    ``num_train`` does not change the val images (:func:`.make_train_val`).
 
     Args:
         out_dir (str | Path): Root folder of the set (created if needed).
@@ -215,14 +217,6 @@ def make_coco_data(out_dir, seed=0, num_train=48, num_val=16, height=192,
     """
     if max_instances < 2:
         raise ValueError(f'max_instances must be >= 2, got {max_instances}')
-    out_dir = Path(out_dir)
-    train_seed, val_seed = np.random.SeedSequence(seed).generate_state(2)
-    common = dict(
-        out_dir=out_dir, height=height, width=width,
-        max_instances=max_instances)
-    return dict(
-        train=make_split(
-            split='train', num_images=num_train, seed=int(train_seed),
-            **common),
-        val=make_split(
-            split='val', num_images=num_val, seed=int(val_seed), **common))
+    return make_train_val(make_split, seed, num_train, num_val,
+                          out_dir=Path(out_dir), height=height, width=width,
+                          max_instances=max_instances)
