@@ -67,6 +67,32 @@ def test_stock_mmpretrain_get_flops_counts_the_scan():
     assert not [op for op in unsupported if 'Scan' in op]
 
 
+
+def test_stock_mmdet_get_flops_counts_the_scan(tmp_path):
+    """``mim run mmdet get_flops`` on the real Mask R-CNN config, one drawn
+    COCO-format image (mmdet's tool measures a picture of the val set)."""
+    from mmgroupmamba.datasets import make_coco_data
+    make_coco_data(tmp_path, num_train=1, num_val=1)
+    result = subprocess.run(
+        [sys.executable, '-m', 'mim', 'run', 'mmdet', 'get_flops',
+         str(DETECTOR_T), '--num-images', '1', '--cfg-options',
+         f'val_dataloader.dataset.data_root={tmp_path}/',
+         'val_dataloader.dataset.ann_file=annotations/instances_val.json',
+         'val_dataloader.dataset.data_prefix.img=val/'],
+        cwd=tmp_path, capture_output=True, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))  # see conftest
+    assert result.returncode == 0, result.stderr[-3000:]
+    # 192 x 256 resized to 800 x 1067, padded to 1088; params as ours.
+    assert 'Input shape: (800, 1088)' in result.stdout
+    # tools/get_flops.py --shape 800 1088: 236.267 G, the scan 0.292 G.
+    assert 'Flops: 0.236T' in result.stdout
+    assert re.search(r'Params: 40\.62\d?M', result.stdout)
+    log = result.stdout + result.stderr
+    unsupported = re.findall(r'Unsupported operator (\S+)', log)
+    assert 'prim::PythonOp.RoIAlignFunction' in unsupported  # warnings on
+    assert not [op for op in unsupported if 'Scan' in op]
+
+
 # ------------------------------------------------- detectors and segmentors
 DETECTOR_T = CONFIGS / 'maskrcnn_groupmamba_t_1x_coco.py'
 # Measured from the T config (tests/test_detection.py): the classifier's
