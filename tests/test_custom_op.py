@@ -9,6 +9,8 @@ fails on the source fails them.
 import pytest
 import torch
 from mmengine.analysis import FlopAnalyzer
+# compiled_kernel: autouse, skips without compiler or ninja, builds it.
+from test_cpu_compiled_scan import compiled_kernel  # noqa: F401
 from test_scan_ops import assert_close
 
 from mmgroupmamba.models.group_mamba_layer import GroupMambaLayer
@@ -21,15 +23,6 @@ pytestmark = pytest.mark.skipif(
     f'{CUSTOM_OPS[1]}; this torch runs the scan as an autograd Function')
 
 HEIGHT, WIDTH = 3, 5
-
-
-@pytest.fixture(autouse=True)
-def compiled_kernel():
-    """Skip where the kernel cannot be built for lack of tools; build it."""
-    missing = cpu_compiled.build_prerequisites_missing()
-    if missing is not None:
-        pytest.skip(missing)
-    cpu_compiled.extension()
 
 
 def operator():
