@@ -9,6 +9,9 @@ import torch
 
 #: ``torch.onnx.export(dynamo=True, dynamic_shapes=...)`` appeared in 2.5.
 ONNX_EXPORT = (2, 5)
+#: ``torch.library.custom_op`` (operators that ``torch.compile`` and
+#: ``torch.export`` see whole) appeared in 2.4.
+CUSTOM_OPS = (2, 4)
 
 
 def installed_torch():
@@ -29,3 +32,9 @@ def require_torch(minimum, feature):
             f'{feature} needs torch >= {minimum[0]}.{minimum[1]}; this is '
             f'torch {torch.__version__}. Upgrade torch or use another '
             'environment for it.')
+
+
+#: Whether this torch registers the scan as custom operators
+#: (``mmgroupmamba/ops/custom_op.py``); older torch runs the same kernel
+#: through an autograd Function.
+CUSTOM_OPS_SUPPORTED = installed_torch() >= CUSTOM_OPS

@@ -17,11 +17,14 @@ Modules:
   package is imported;
 * the kernels: ``reference`` (sequential, the ground truth), ``cpu``
   (chunked), ``cpu_compiled`` (a C++ kernel, ``csrc/``, compiled on first
-  use), ``segsum`` (loop-free, exportable), ``triton_scan``,
+  use; on torch >= 2.4 the operator ``mmgroupmamba::directional_scan`` of
+  ``custom_op``, which ``torch.compile`` and ``torch.export`` see whole),
+  ``segsum`` (loop-free, exportable), ``triton_scan``,
   ``mamba_ssm_backend``; ``directions`` (the four scan orders).
 """
 from . import (cpu, cpu_compiled, directions, mamba_ssm_backend, reference,
                segsum)
+from . import custom_op  # noqa: F401  (registers the scan operators)
 from . import triton_scan
 from .backends import (_auto_backend, BACKEND_ENV_VAR, BackendStatus,
                        SCAN_BACKENDS, ScanBackend, available_backends,

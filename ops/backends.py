@@ -101,8 +101,19 @@ def available_backends(device='cpu'):
             for name, backend in SCAN_BACKENDS.items()}
 
 
+# A backend's availability on a device is a fact of the machine: under
+# torch.compile it is read once, at trace time, and kept as a constant (it
+# builds or loads kernels and probes files, which would break the graph).
+@torch.compiler.assume_constant_result
+def _unavailable_reason(name, device):
+    """``SCAN_BACKENDS[name].unavailable_reason(device)``."""
+    return SCAN_BACKENDS[name].unavailable_reason(device)
+
+
+@torch.compiler.assume_constant_result
 def _auto_backend(device):
-    """The backend name ``'auto'`` means for tensors on ``device``."""
+    """The backend name ``'auto'`` means for tensors on ``device`` (under
+    ``torch.compile``: when the model is traced)."""
     forced = os.environ.get(BACKEND_ENV_VAR)
     if forced:
         if forced not in SCAN_BACKENDS:
@@ -111,7 +122,7 @@ def _auto_backend(device):
                 f'{sorted(SCAN_BACKENDS)}')
         return forced
     for name in _AUTO_BACKENDS.get(device.type, ()):
-        if SCAN_BACKENDS[name].unavailable_reason(device) is None:
+        if _unavailable_reason(name, device) is None:
             return name
     return 'cpu'
 
@@ -134,9 +145,8 @@ def resolve_backend(backend, device):
     if name not in SCAN_BACKENDS:
         raise ValueError(f'Unknown scan backend {backend!r}; known: '
                          f"{['auto'] + sorted(SCAN_BACKENDS)}")
-    record = SCAN_BACKENDS[name]
-    reason = record.unavailable_reason(device)
+    reason = _unavailable_reason(name, device)
     if reason is not None:
         raise RuntimeError(
             f'Scan backend {name!r} is unavailable on {device}: {reason}')
-    return record
+    return SCAN_BACKENDS[name]

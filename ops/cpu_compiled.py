@@ -28,6 +28,8 @@ import subprocess
 
 import torch
 
+from ..torch_version import CUSTOM_OPS_SUPPORTED
+
 #: The C++ source, shipped as package data.
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc',
                       'directional_scan_cpu.cpp')
@@ -155,44 +157,75 @@ def unavailable_reason(device):
     return _load()[1]
 
 
-class _Grid:
-    """Grid constants of one scan: H, W and whether groups walk their own
-    directions (False: all row-major, the flat scan)."""
+def kernel_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                   height, width, directional):
+    """One forward call of the kernel (no autograd).
 
-    def __init__(self, height, width, directional):
-        self.height, self.width = height, width
-        self.directional = directional
+    Args:
+        u, delta (torch.Tensor): (b, L, d) in row-major token order, any
+            strides.
+        A (torch.Tensor): (d, n).
+        B, C (torch.Tensor): (b, L, g, n), any strides.
+        D, delta_bias (torch.Tensor | None): (d,).
+        z (torch.Tensor | None): (b, L, d).
+        delta_softplus (bool): softplus(delta + delta_bias).
+        height, width (int): The token grid, height * width = L.
+        directional (bool): Group k walks direction k (4 groups); False:
+            every group scans row-major (the flat scan).
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: out (b, L, d) laid out like u,
+        last state (b, d, n) (of each group's scan order).
+    """
+    # The kernel indexes A, D and delta_bias densely.
+    A, D, delta_bias = (None if x is None else x.contiguous()
+                        for x in (A, D, delta_bias))
+    out, last = extension().forward(u, delta, A, B, C, D, z, delta_bias,
+                                    delta_softplus, height, width,
+                                    directional)
+    return out, last
 
 
-def _dense(A, D, delta_bias):
-    """A (d, n), D and delta_bias (d,) contiguous (None kept): the kernel
-    indexes them densely."""
-    return tuple(None if x is None else x.contiguous()
-                 for x in (A, D, delta_bias))
+def kernel_backward(u, delta, A, B, C, D, z, delta_bias, grad_out, grad_last,
+                    delta_softplus, height, width, directional):
+    """One backward call of the kernel: the forward's arguments, then the
+    gradients of its two outputs (``grad_last`` may be None).
+
+    The forward's states are recomputed, none are saved. The kernel writes
+    per batch element (A, D, delta_bias) and per channel block (B, C)
+    partial sums, so no two threads ever write one element; they are summed
+    here.
+
+    Returns:
+        tuple[torch.Tensor, ...]: Gradients in the inputs' order: u and
+        delta (laid out like u), A (d, n), B and C (b, L, g, n) contiguous,
+        D (d,) (computed even where D is None), z (b, L, d) (an empty tensor
+        where z is None), delta_bias (d,) (computed even where it is None).
+    """
+    A, D, delta_bias = (None if x is None else x.contiguous()
+                        for x in (A, D, delta_bias))
+    (grad_u, grad_delta, grad_A, grad_B, grad_C, grad_D, grad_bias,
+     grad_z) = extension().backward(u, delta, A, B, C, D, z, delta_bias,
+                                    grad_out, grad_last, delta_softplus,
+                                    height, width, directional)
+    return (grad_u, grad_delta, grad_A.sum(0), grad_B.sum(0), grad_C.sum(0),
+            grad_D.sum(0), grad_z, grad_bias.sum(0))
 
 
 class _CompiledScan(torch.autograd.Function):
-    """(out, last state) of the compiled scan; inputs (b, L, d), B / C
-    (b, L, g, n) in row-major token order, any strides."""
+    """(out, last state) of the compiled scan as an autograd Function: the
+    path on torch < 2.4, which has no ``torch.library.custom_op`` (the same
+    kernel calls as the operators of ``custom_op.py``, the same numbers)."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                grid):
-        """Scan forward; see :func:`directional_scan`.
-
-        Returns:
-            tuple[torch.Tensor, torch.Tensor]: out (b, L, d) in u's layout,
-            last state (b, d, n) (of each group's scan order).
-        """
-        A, D, delta_bias = _dense(A, D, delta_bias)
-        out, last = extension().forward(u, delta, A, B, C, D, z, delta_bias,
-                                        delta_softplus, grid.height,
-                                        grid.width, grid.directional)
+                height, width, directional):
+        """Scan forward; see :func:`kernel_forward`."""
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias)
-        ctx.delta_softplus = delta_softplus
-        ctx.grid = grid
+        ctx.constants = (delta_softplus, height, width, directional)
         ctx.set_materialize_grads(False)
-        return out, last
+        return kernel_forward(u, delta, A, B, C, D, z, delta_bias,
+                              delta_softplus, height, width, directional)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -206,43 +239,42 @@ class _CompiledScan(torch.autograd.Function):
 
         Returns:
             tuple: Gradients for u, delta, A, B, C, D, z, delta_bias, then
-            None for delta_softplus and grid.
+            None for the four constants.
         """
         if grad_out is None and grad_last is None:
-            return (None, ) * 10
-        u, delta, A, B, C, D, z, delta_bias = ctx.saved_tensors
+            return (None, ) * 12
+        inputs = ctx.saved_tensors
         if grad_out is None:
-            grad_out = torch.zeros_like(u)
-        grid = ctx.grid
-        (grad_u, grad_delta, grad_A, grad_B, grad_C, grad_D, grad_bias,
-         grad_z) = extension().backward(u, delta, A, B, C, D, z, delta_bias,
-                                        grad_out, grad_last,
-                                        ctx.delta_softplus, grid.height,
-                                        grid.width, grid.directional)
-        # Per batch element (A, D, bias) and per channel block (B, C)
-        # partial sums: no two threads ever write one element.
-        return (grad_u, grad_delta, grad_A.sum(0), grad_B.sum(0),
-                grad_C.sum(0), None if D is None else grad_D.sum(0),
-                None if z is None else grad_z,
-                None if delta_bias is None else grad_bias.sum(0), None, None)
+            grad_out = torch.zeros_like(inputs[0])
+        grads = kernel_backward(*inputs, grad_out, grad_last, *ctx.constants)
+        return present_grads(inputs, grads) + (None, ) * 4
 
 
-def _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, grid):
-    """Compiled scan through autograd only when something needs a gradient.
+def present_grads(inputs, grads):
+    """The kernel's gradients with None for the optional inputs (D, z,
+    delta_bias) that were None."""
+    return tuple(None if x is None else g for x, g in zip(inputs, grads))
+
+
+def _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, height, width,
+          directional):
+    """The compiled scan with autograd: the ``mmgroupmamba::directional_scan``
+    operator on torch >= 2.4 (one opaque call to ``torch.compile`` and
+    ``torch.export``), else :class:`_CompiledScan`, only when something needs
+    a gradient.
 
     Returns:
         tuple[torch.Tensor, torch.Tensor]: out (b, L, d), last (b, d, n).
     """
-    inputs = (u, delta, A, B, C, D, z, delta_bias)
+    args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, height,
+            width, directional)
+    if CUSTOM_OPS_SUPPORTED:  # registered by custom_op.py
+        return torch.ops.mmgroupmamba.directional_scan(*args)
     if torch.is_grad_enabled() and any(
-            x is not None and x.requires_grad for x in inputs):
-        return _CompiledScan.apply(*inputs, delta_softplus, grid)
-    A, D, delta_bias = _dense(A, D, delta_bias)
+            x is not None and x.requires_grad for x in args[:8]):
+        return _CompiledScan.apply(*args)
     with torch.no_grad():
-        return tuple(extension().forward(u, delta, A, B, C, D, z,
-                                         delta_bias, delta_softplus,
-                                         grid.height, grid.width,
-                                         grid.directional))
+        return kernel_forward(*args)
 
 
 def directional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
@@ -264,8 +296,8 @@ def directional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     Returns:
         torch.Tensor: out (b, L, d), laid out like u.
     """
-    return _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                 _Grid(height, width, directional=True))[0]
+    return _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, height,
+                 width, True)[0]
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
@@ -292,6 +324,6 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     out, last = _scan(u.transpose(1, 2), delta.transpose(1, 2), A,
                       B.permute(0, 3, 1, 2), C.permute(0, 3, 1, 2), D,
                       None if z is None else z.transpose(1, 2), delta_bias,
-                      delta_softplus, _Grid(1, length, directional=False))
+                      delta_softplus, 1, length, False)
     out = out.transpose(1, 2)
     return (out, last) if return_last_state else out

@@ -7,7 +7,9 @@ scan, whatever the backend, as one call of a public autograd Function, so a
 scan is one node named after it: ``prim::PythonOp.TracedSelectiveScan`` for
 :func:`~mmgroupmamba.ops.selective_scan_fn`,
 ``prim::PythonOp.TracedDirectionalScan`` for
-:func:`~mmgroupmamba.ops.directional_scan_fn`. ``SCAN_FLOP_HANDLES`` maps
+:func:`~mmgroupmamba.ops.directional_scan_fn`. A trace of the compiled CPU
+kernel's operator itself (torch >= 2.4, ``custom_op.py``) shows it by its
+public name, ``mmgroupmamba::directional_scan``. ``SCAN_FLOP_HANDLES`` maps
 those names to their handles, and :func:`register_flop_handles` (run when
 ``mmgroupmamba.ops`` is imported) adds them to the handles every
 ``FlopAnalyzer`` starts with.
@@ -161,6 +163,30 @@ def scan_flop_handle(function, u_axes):
     return handle
 
 
+def operator_flop_handle(inputs, outputs):
+    """FLOP handle of a traced ``mmgroupmamba::directional_scan`` node (the
+    operator of ``custom_op.py``, flat or four-direction, u (b, L, d)): a
+    trace that calls the operator itself, not the dispatcher, sees it by
+    that public name.
+
+    Args:
+        inputs (list[torch._C.Value]): The operator's twelve arguments
+            (constants and None included).
+        outputs (list[torch._C.Value]): Its outputs.
+
+    Returns:
+        int: :func:`selective_scan_flops` of the call.
+    """
+    u, _, A, _, _, D, z = inputs[:7]
+    batch, length, channels = u.type().sizes()
+
+    def given(value):
+        return not isinstance(value.type(), torch._C.NoneType)
+
+    return selective_scan_flops(batch, channels, length, A.type().sizes()[1],
+                                with_D=given(D), with_z=given(z))
+
+
 #: Traced node name -> FLOP handle ``handle(inputs, outputs) -> int``, the
 #: form mmengine's / fvcore's ``FlopAnalyzer.set_op_handle`` takes.
 SCAN_FLOP_HANDLES = {
@@ -168,6 +194,7 @@ SCAN_FLOP_HANDLES = {
     for function, axes in ((TracedSelectiveScan, 'bdl'),
                            (TracedDirectionalScan, 'bld'))
 }
+SCAN_FLOP_HANDLES['mmgroupmamba::directional_scan'] = operator_flop_handle
 
 #: The traced node names of a scan (the keys of ``SCAN_FLOP_HANDLES``).
 TRACED_SCAN_OPS = tuple(SCAN_FLOP_HANDLES)

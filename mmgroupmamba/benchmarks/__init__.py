@@ -1,7 +1,9 @@
 """Measuring code shared by the benchmark tools and the GPU check.
 
 ``scan``: the scan inputs, calls and byte counts at GroupMamba-T's stage
-shapes; ``timing``: median timers (wall clock, CUDA events) and the copy
-bandwidth; ``gpu_check``: the one-command acceptance check of the Triton
-kernels and the models on a GPU (``tools/gpu_check.py``).
+shapes; ``models``: whole-model throughput against timm peers
+(``tools/benchmark.py``), eager or ``torch.compile``-d; ``timing``: median
+timers (wall clock, CUDA events) and the copy bandwidth; ``gpu_check``: the
+one-command acceptance check of the Triton kernels and the models on a GPU
+(``tools/gpu_check.py``).
 """

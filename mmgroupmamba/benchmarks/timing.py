@@ -5,9 +5,9 @@ import time
 import torch
 
 
-def median_ms(fn, repeats, warmup):
-    """Median wall time of ``fn()`` in milliseconds after ``warmup`` runs
-    (for CPU work: nothing is synchronised)."""
+def wall_times(fn, repeats, warmup):
+    """Wall times of ``repeats`` calls of ``fn()`` in seconds, after
+    ``warmup`` untimed calls (for CPU work: nothing is synchronised)."""
     for _ in range(warmup):
         fn()
     times = []
@@ -15,7 +15,13 @@ def median_ms(fn, repeats, warmup):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return times
+
+
+def median_ms(fn, repeats, warmup):
+    """Median wall time of ``fn()`` in milliseconds after ``warmup`` runs
+    (for CPU work: nothing is synchronised)."""
+    return statistics.median(wall_times(fn, repeats, warmup)) * 1e3
 
 
 def cuda_median_ms(fn, repeats, warmup):
