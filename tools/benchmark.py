@@ -12,11 +12,18 @@ compiles it). Every model runs on the same random batch after warm-up; the
 table gives the median time, the spread (min-max), images/s and the ratio to
 the first model. Random weights: speed does not depend on their values. The
 measuring is :mod:`mmgroupmamba.benchmarks.models`.
+
+Memory allocation changes the figures: with glibc's defaults, activations
+over 32 MB (batch 8, first stages) are mapped afresh and page-faulted at every
+step. The README's tables run with
+``MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296`` set
+in the environment (the header line says which setting was measured).
 """
 import argparse
 
-MODELS = ['convnext_tiny', 'groupmamba_tiny', 'swin_tiny_patch4_window7_224',
-          'resnet50']
+MODELS = ['convnext_tiny', 'groupmamba_tiny', 'groupmamba_small',
+          'groupmamba_base', 'swin_tiny_patch4_window7_224', 'resnet50',
+          'mambaout_tiny']
 
 
 def parse_args():

@@ -7,6 +7,7 @@ with ``torch.compile`` (the warm-up then includes the compilation). With the
 ``mmgroupmamba/ops/custom_op.py``). Random weights: speed does not depend on
 their values.
 """
+import os
 import statistics
 
 import torch
@@ -117,16 +118,40 @@ def measure(names, batch_size=8, size=224, warmup=2, repeats=10, train=False,
     return rows
 
 
+#: glibc malloc settings that change CPU speed (see :func:`allocator`).
+ALLOCATOR_VARIABLES = ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_',
+                       'LD_PRELOAD')
+
+
+def allocator():
+    """How this process allocates memory, for the table's header.
+
+    A batch-8 activation of a 224 px model's first stage is tens of MB:
+    above glibc's largest mmap threshold (32 MB), so by default every such
+    buffer is a fresh mapping whose pages fault in on first touch at every
+    step. Raising the thresholds (or preloading jemalloc / tcmalloc) keeps
+    them in the heap; it changes the times of every model, so the header
+    says which setting was measured.
+
+    Returns:
+        str: 'glibc malloc defaults' or the variables that are set.
+    """
+    settings = [f'{name}={os.environ[name]}' for name in ALLOCATOR_VARIABLES
+                if os.environ.get(name)]
+    return ', '.join(settings) or 'glibc malloc defaults'
+
+
 def format_table(rows, batch_size, size, warmup, repeats, train, compiled):
     """The measured rows as a markdown table under a header line (mode,
-    threads, torch); the last column is each rate over the first row's."""
+    threads, torch, allocator); the last column is each rate over the first
+    row's."""
     base = rows[0][4]
     mode = 'training step (fwd + bwd + AdamW)' if train else 'inference'
     how = 'torch.compile' if compiled else 'eager'
     lines = [
         f'CPU {mode}, {how}, batch {batch_size} at {size}px, '
         f'{torch.get_num_threads()} threads, torch {torch.__version__}, '
-        f'{warmup} warm-up + {repeats} timed runs', '',
+        f'{warmup} warm-up + {repeats} timed runs; {allocator()}', '',
         f'| model | median ms | min-max ms | img/s | vs {rows[0][0]} |',
         '|---|---|---|---|---|'
     ]
