@@ -29,6 +29,7 @@ import subprocess
 import torch
 
 from ..torch_version import CUSTOM_OPS_SUPPORTED
+from .directions import flat_as_token_major
 
 #: The C++ source, shipped as package data.
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc',
@@ -318,12 +319,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         torch.Tensor | tuple[torch.Tensor, torch.Tensor]: out (b, d, l) and,
         with ``return_last_state``, the last state (b, d, n).
     """
-    if B.dim() == 3:  # shared by all channels: one group
-        B, C = B.unsqueeze(1), C.unsqueeze(1)
-    length = u.shape[2]
-    out, last = _scan(u.transpose(1, 2), delta.transpose(1, 2), A,
-                      B.permute(0, 3, 1, 2), C.permute(0, 3, 1, 2), D,
-                      None if z is None else z.transpose(1, 2), delta_bias,
-                      delta_softplus, 1, length, False)
+    u_t, delta_t, B_t, C_t, z_t = flat_as_token_major(u, delta, B, C, z)
+    out, last = _scan(u_t, delta_t, A, B_t, C_t, D, z_t, delta_bias,
+                      delta_softplus, 1, u.shape[2], False)
     out = out.transpose(1, 2)
     return (out, last) if return_last_state else out

@@ -51,6 +51,24 @@ def _is_compiling():
     return torch._dynamo.is_compiling()  # torch < 2.3: its earlier home
 
 
+def flat_as_token_major(u, delta, B, C, z):
+    """A flat scan's channel-major inputs as the token-major views that the
+    directional kernels read, without copies.
+
+    Args:
+        u, delta (torch.Tensor): (b, d, l).
+        B, C (torch.Tensor): (b, n, l) (one group) or (b, g, n, l).
+        z (torch.Tensor | None): (b, d, l).
+
+    Returns:
+        tuple: u, delta (b, l, d); B, C (b, l, g, n); z (b, l, d) or None.
+    """
+    if B.dim() == 3:  # shared by all channels: one group
+        B, C = B.unsqueeze(1), C.unsqueeze(1)
+    return (u.transpose(1, 2), delta.transpose(1, 2), B.permute(0, 3, 1, 2),
+            C.permute(0, 3, 1, 2), None if z is None else z.transpose(1, 2))
+
+
 def permute_tokens(x, index):
     """Reorder the last axis of ``x`` (b, 4, c, L) per group with ``index``
     (4, L): ``out[:, k, :, i] = x[:, k, :, index[k, i]]``."""

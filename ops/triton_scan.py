@@ -33,6 +33,8 @@ import importlib.util
 
 import torch
 
+from .directions import flat_as_token_major
+
 #: Largest tile of one program, BLOCK_L * BLOCK_C * BLOCK_N elements.
 MAX_TILE = 2048
 
@@ -314,14 +316,9 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
         torch.Tensor | tuple[torch.Tensor, torch.Tensor]: out (b, d, l) and,
         with ``return_last_state``, the last state (b, d, n).
     """
-    if B.dim() == 3:  # shared by all channels: one group
-        B, C = B.unsqueeze(1), C.unsqueeze(1)
-    length = u.shape[2]
-    tokens_last = (u.transpose(1, 2), delta.transpose(1, 2), A,
-                   B.permute(0, 3, 1, 2), C.permute(0, 3, 1, 2), D,
-                   None if z is None else z.transpose(1, 2), delta_bias)
-    sizes = _Sizes(tokens_last[0], tokens_last[3], 1, length,
-                   directional=False)
-    out, last = _scan(*tokens_last, delta_softplus, sizes)
+    u_t, delta_t, B_t, C_t, z_t = flat_as_token_major(u, delta, B, C, z)
+    sizes = _Sizes(u_t, B_t, 1, u.shape[2], directional=False)
+    out, last = _scan(u_t, delta_t, A, B_t, C_t, D, z_t, delta_bias,
+                      delta_softplus, sizes)
     out = out.transpose(1, 2)
     return (out, last) if return_last_state else out

@@ -39,13 +39,14 @@ def main():
                         'all)')
     parser.add_argument('--flat', action='store_true',
                         help='time the flat selective_scan_fn instead of '
-                        "the layer's directional_scan_fn")
+                        "the layer's directional_scan_fn (default: off)")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: torch default)')
     parser.add_argument('--gpu-batch', type=int, default=128,
                         help='batch of the GPU section (default: 128)')
     parser.add_argument('--gpu-only', action='store_true',
-                        help='skip the CPU table; fails without CUDA')
+                        help='skip the CPU table; fails without CUDA '
+                        '(default: off)')
     args = parser.parse_args()
     import torch
 

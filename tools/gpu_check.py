@@ -38,7 +38,7 @@ def parse_args(argv=None):
                         'markdown table goes beside it (.md)')
     parser.add_argument('--smoke', action='store_true',
                         help='tiny shapes, any device (CPU: set '
-                        'TRITON_INTERPRET=1)')
+                        'TRITON_INTERPRET=1; default: off)')
     parser.add_argument('--device', default=None,
                         help='default: cuda if available, else cpu')
     return parser.parse_args(argv)
