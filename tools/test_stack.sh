@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The supported-range tests: create (or reuse) .venv-NAME with tools/setup_env_stack.sh and
 # run there what a user of that stack relies on: the backbone, the scan ops (reference, cpu,
-# segsum), checkpoint loading and conversion, the model index and the mmpretrain classifier.
+# segsum, the compiled CPU kernel built against that torch, and its custom operator where torch
+# has them), checkpoint loading and conversion, the model index and the mmpretrain classifier.
 #
 #   bash tools/test_stack.sh oldest    # Python 3.10, torch 2.1.2
 #   bash tools/test_stack.sh py312     # Python 3.12, torch 2.11, Triton 3.6 (+ the interpreted Triton kernels)
@@ -15,7 +16,7 @@ cd "$ROOT"
 bash tools/setup_env_stack.sh "$NAME"
 
 TESTS=(tests/test_model.py tests/test_directions.py tests/test_scan_ops.py
-       tests/test_checkpoint.py tests/test_model_zoo.py tests/test_mixed_precision.py
+       tests/test_cpu_compiled_scan.py tests/test_custom_op.py tests/test_checkpoint.py tests/test_model_zoo.py tests/test_mixed_precision.py
        tests/test_registration.py)
 # The stack's extra tests: its '# tests:' line in requirements/stacks/NAME.txt.
 read -r -a EXTRA <<< "$(sed -n 's/^# tests: *//p' "requirements/stacks/$NAME.txt")"
