@@ -280,22 +280,9 @@ def _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, height, width,
 
 def directional_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None,
                      delta_softplus=True, height=None, width=None):
-    """Four-direction scan in one call; see
-    :func:`mmgroupmamba.ops.directional_scan_fn` (inputs validated, one
-    dtype).
-
-    Args:
-        u, delta (torch.Tensor): (b, L, d), row-major tokens, any strides.
-        A (torch.Tensor): (d, n).
-        B, C (torch.Tensor): (b, L, 4, n).
-        D, delta_bias (torch.Tensor | None): (d,).
-        z (torch.Tensor | None): (b, L, d).
-        delta_softplus (bool): softplus(delta + delta_bias).
-        height (int): H.
-        width (int): W.
-
-    Returns:
-        torch.Tensor: out (b, L, d), laid out like u.
+    """Four-direction scan in one call: the ``directional_scan`` of
+    :class:`~mmgroupmamba.ops.ScanBackend` (validated inputs of one dtype;
+    u (b, L, d) in row-major token order, any strides; out laid out like u).
     """
     return _scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, height,
                  width, True)[0]

@@ -15,10 +15,9 @@ import pytest
 import torch
 from conftest import REPO
 from test_directions import make_directional_inputs, run_directional
-from test_scan_ops import assert_close
+from test_scan_ops import assert_close, assert_layer_equals_reference
 
 from mmgroupmamba import ops
-from mmgroupmamba.models.group_mamba_layer import GroupMambaLayer
 from mmgroupmamba.ops import cpu_compiled, directional_scan_fn
 
 GRAD_NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
@@ -223,22 +222,7 @@ def test_empty_batch():
 def test_group_mamba_layer_equals_reference():
     """A whole GroupMambaLayer (348 channels, 5 x 3 tokens, float64):
     output and every parameter gradient."""
-    torch.manual_seed(0)
-    layer = GroupMambaLayer(348).double()
-    x = torch.randn(2, 5, 3, 348, dtype=torch.float64)
-    results = {}
-    for backend in ('cpu_compiled', 'reference'):
-        layer.ssm.scan_backend = backend
-        layer.zero_grad()
-        out = layer(x)
-        out.pow(2).sum().backward()
-        results[backend] = (out.detach(), {
-            name: p.grad.clone() for name, p in layer.named_parameters()})
-    out, grads = results['cpu_compiled']
-    ref_out, ref_grads = results['reference']
-    assert_close(out, ref_out, 1e-10, 'out')
-    for name, grad in grads.items():
-        assert_close(grad, ref_grads[name], 1e-10, name)
+    assert_layer_equals_reference('cpu_compiled', 5, 3)
 
 
 def test_auto_on_cpu_picks_the_compiled_kernel(monkeypatch):

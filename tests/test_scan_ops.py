@@ -70,6 +70,28 @@ def assert_close(actual, expected, rtol, name='value'):
     assert err <= rtol * scale, f'{name}: error {err:.3g}, scale {scale:.3g}'
 
 
+def assert_layer_equals_reference(backend, height, width):
+    """A whole GroupMambaLayer (348 channels, float64) on ``backend``:
+    output and every parameter gradient equal the reference's to 1e-10."""
+    from mmgroupmamba.models.group_mamba_layer import GroupMambaLayer
+    torch.manual_seed(0)
+    layer = GroupMambaLayer(348).double()
+    x = torch.randn(2, height, width, 348, dtype=torch.float64)
+    results = {}
+    for name in (backend, 'reference'):
+        layer.ssm.scan_backend = name
+        layer.zero_grad()
+        out = layer(x)
+        out.pow(2).sum().backward()
+        results[name] = (out.detach(), {
+            key: p.grad.clone() for key, p in layer.named_parameters()})
+    out, grads = results[backend]
+    ref_out, ref_grads = results['reference']
+    assert_close(out, ref_out, 1e-10, 'out')
+    for key, grad in grads.items():
+        assert_close(grad, ref_grads[key], 1e-10, key)
+
+
 def grads_of(fn, inputs, out_grad_seed=1, **kwargs):
     """Output (and last state) and the gradients of a random projection."""
     inputs = requiring_grad(inputs)

@@ -18,11 +18,10 @@ import pytest
 import torch
 from conftest import REPO
 from test_directions import make_directional_inputs, run_directional
-from test_scan_ops import (assert_close, compare_with_reference, make_inputs,
-                           run_scan)
+from test_scan_ops import (assert_close, assert_layer_equals_reference,
+                           compare_with_reference, make_inputs, run_scan)
 
 from mmgroupmamba import ops
-from mmgroupmamba.models.group_mamba_layer import GroupMambaLayer
 from mmgroupmamba.ops import (cpu_compiled, directional_scan_fn,
                               mamba_ssm_backend, selective_scan_fn,
                               selective_scan_ref, triton_scan)
@@ -221,23 +220,7 @@ if INTERPRETED:  # a child process started with TRITON_INTERPRET=1
         def test_group_mamba_layer_triton_equals_reference(self):
             """A whole GroupMambaLayer (348 channels, 2 x 3 tokens, float64):
             output and every parameter gradient."""
-            torch.manual_seed(0)
-            layer = GroupMambaLayer(348).double()
-            x = torch.randn(2, 2, 3, 348, dtype=torch.float64)
-            results = {}
-            for backend in ('triton', 'reference'):
-                layer.ssm.scan_backend = backend
-                layer.zero_grad()
-                out = layer(x)
-                out.pow(2).sum().backward()
-                results[backend] = (out.detach(), {
-                    name: p.grad.clone()
-                    for name, p in layer.named_parameters()})
-            out, grads = results['triton']
-            ref_out, ref_grads = results['reference']
-            assert_close(out, ref_out, 1e-10, 'out')
-            for name, grad in grads.items():
-                assert_close(grad, ref_grads[name], 1e-10, name)
+            assert_layer_equals_reference('triton', 2, 3)
 
 
 def test_triton_on_cpu_needs_the_interpreter():
