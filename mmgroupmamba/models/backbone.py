@@ -15,6 +15,7 @@ from torch import nn
 
 from ..checkpoint import (install_whole_model_strictness,
                           load_pretrained_backbone, register_strict_loading)
+from ..torch_version import CUSTOM_OPS, require_torch
 from .directional_ssm import DirectionalSSM, check_scan_backend
 from .ffn import ConvFFN
 from .group_mamba_layer import GroupMambaLayer
@@ -169,6 +170,13 @@ class GroupMamba(BaseModule):
             :func:`mmgroupmamba.ops.available_backends` that can run on this
             machine (checked here, not at the first forward). Defaults to
             'auto'.
+        compile (bool | dict): Run the forward (after the input check)
+            through ``torch.compile``: True with torch's default options, a
+            dict for its keyword options (e.g. ``dict(mode='max-autotune')``),
+            False for eager. The same numbers within float32 rounding; the
+            first call at each new input shape compiles (tens of seconds on
+            a CPU). Needs torch >= 2.4, where each scan is one operator in
+            the compiled graph. Defaults to False.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``
             loads an official or converted checkpoint strictly (see
             ``checkpoint.load_pretrained_backbone``); None keeps the official
@@ -215,6 +223,7 @@ class GroupMamba(BaseModule):
                  frozen_stages=-1,
                  norm_eval=False,
                  scan_backend='auto',
+                 compile=False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.arch = self.resolve_arch(arch)
@@ -258,6 +267,27 @@ class GroupMamba(BaseModule):
                 self.add_module(f'norm{i}', nn.LayerNorm(dims[i], eps=1e-6))
         register_strict_loading(self, 'GroupMamba backbone')
         self._freeze_stages()
+        self._compiled_maps = self._compile_maps(compile)
+
+    @staticmethod
+    def _compile_maps(options):
+        """``torch.compile`` of :meth:`forward_maps` with ``options`` (see
+        the ``compile`` argument), or None for eager.
+
+        The unbound method is compiled, not this instance's: a deep copy
+        (mmengine's EMA keeps one) calls the same compiled function with
+        itself, never with the module it was copied from.
+        """
+        if options is False:
+            return None
+        if options is True:
+            options = {}
+        if not isinstance(options, dict):
+            raise TypeError('compile must be True, False or a dict of '
+                            'torch.compile options, got '
+                            f'{options!r}')
+        require_torch(CUSTOM_OPS, 'GroupMamba(compile=...)')
+        return torch.compile(GroupMamba.forward_maps, **options)
 
     @classmethod
     def resolve_arch(cls, arch):
@@ -339,6 +369,13 @@ class GroupMamba(BaseModule):
     def forward(self, x):
         """Image (B, C_in, H, W) -> tuple of NCHW maps, one per out index."""
         self._check_input(x)
+        if self._compiled_maps is not None:
+            return self._compiled_maps(self, x)
+        return self.forward_maps(x)
+
+    def forward_maps(self, x):
+        """:meth:`forward` without the input check (what ``compile``
+        compiles: the check syncs with the host in training)."""
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
