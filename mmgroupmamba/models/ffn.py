@@ -3,6 +3,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .init import init_conv, init_linear
+from .pointwise import channel_last_linear
 
 
 class ConvFFN(nn.Module):
@@ -25,8 +26,8 @@ class ConvFFN(nn.Module):
 
     def forward(self, x):
         """``x`` (B, H, W, C) -> (B, H, W, C)."""
-        x = self.fc1(x)
+        x = channel_last_linear(self.fc1, x)
         # A permuted channel-last tensor is a channels_last NCHW tensor: the
         # conv reads it in place and its output permutes back without a copy.
         x = self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return self.fc2(F.gelu(x))
+        return channel_last_linear(self.fc2, F.gelu(x))

@@ -4,6 +4,7 @@ from torch import nn
 
 from .directional_ssm import DirectionalSSM
 from .init import init_linear
+from .pointwise import channel_last_linear
 
 
 class ChannelAffinity(nn.Module):
@@ -62,4 +63,4 @@ class GroupMambaLayer(nn.Module):
         xn = self.norm(x)
         y = self.ssm(xn) * self.skip_scale * xn
         y = y * self.cam(xn)[:, None, None, :]
-        return self.proj(self.norm(y))
+        return channel_last_linear(self.proj, self.norm(y))
