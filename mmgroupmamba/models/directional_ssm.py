@@ -21,6 +21,7 @@ from mmgroupmamba.ops import available_backends, directional_scan_fn
 # scan_orders is re-exported: the scan directions are the model's, and
 # tools/visualize.py draws them from here.
 from mmgroupmamba.ops.directions import NUM_DIRECTIONS, scan_orders  # noqa: F401
+from .pointwise import grouped_channel_last_linear
 
 
 def check_scan_backend(backend):
@@ -179,9 +180,8 @@ class DirectionalSSM(nn.Module):
         b, h, w, c = x.shape
         k, g, r, n = NUM_DIRECTIONS, self.group_dim, self.dt_rank, self.d_state
         length = h * w
-        xz = torch.einsum('bhwkc,koc->bhwko', x.view(b, h, w, k, g),
-                          self.in_proj_weight)
-        u, z = xz.split(g, dim=-1)
+        xz = grouped_channel_last_linear(self.in_proj_weight, x)
+        u, z = xz.view(b, h, w, k, 2 * g).split(g, dim=-1)
 
         # The depthwise conv of the four groups is one conv over all channels.
         u = u.reshape(b, h, w, c).permute(0, 3, 1, 2)
@@ -216,5 +216,5 @@ class DirectionalSSM(nn.Module):
         y = F.layer_norm(y, (g, ), eps=1e-5)
         y = y * self.out_norm_weight + self.out_norm_bias
         y = y * F.silu(z.reshape(b, length, k, g).to(y.dtype))
-        y = torch.einsum('blkc,koc->blko', y, self.out_proj_weight.to(y.dtype))
-        return y.reshape(b, h, w, c)
+        return grouped_channel_last_linear(self.out_proj_weight.to(y.dtype),
+                                           y.reshape(b, h, w, c))

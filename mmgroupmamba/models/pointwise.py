@@ -1,4 +1,5 @@
 """Linear layers on channel-last maps, run as 1x1 convolutions on a CPU."""
+import torch
 import torch.nn.functional as F
 
 
@@ -29,4 +30,28 @@ def channel_last_linear(linear, x):
         return linear(x)
     weight = linear.weight[:, :, None, None]
     out = F.conv2d(x.permute(0, 3, 1, 2), weight, linear.bias)
+    return out.permute(0, 2, 3, 1)
+
+
+def grouped_channel_last_linear(weight, x):
+    """Per-group linear maps of a channel-last map: group k's channels
+    ``x[..., k*C_in:(k+1)*C_in]`` times ``weight[k]`` (C_out, C_in) give
+    ``out[..., k*C_out:(k+1)*C_out]``; on a CPU one grouped 1x1 convolution
+    (oneDNN, see :func:`channel_last_linear`), elsewhere an ``einsum``.
+
+    Args:
+        weight (Tensor): (G, C_out, C_in), one matrix per group.
+        x (Tensor): Tokens (B, H, W, G * C_in).
+
+    Returns:
+        Tensor: (B, H, W, G * C_out).
+    """
+    groups, c_out, c_in = weight.shape
+    if x.device.type != 'cpu':
+        b, h, w, _ = x.shape
+        out = torch.einsum('bhwkc,koc->bhwko',
+                           x.view(b, h, w, groups, c_in), weight)
+        return out.reshape(b, h, w, groups * c_out)
+    kernel = weight.reshape(groups * c_out, c_in, 1, 1)
+    out = F.conv2d(x.permute(0, 3, 1, 2), kernel, groups=groups)
     return out.permute(0, 2, 3, 1)
