@@ -3,7 +3,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .init import init_conv, init_linear
-from .pointwise import channel_last_linear
+from .pointwise import channel_linear
 
 
 class ConvFFN(nn.Module):
@@ -26,8 +26,10 @@ class ConvFFN(nn.Module):
 
     def forward(self, x):
         """``x`` (B, H, W, C) -> (B, H, W, C)."""
-        x = channel_last_linear(self.fc1, x)
-        # A permuted channel-last tensor is a channels_last NCHW tensor: the
-        # conv reads it in place and its output permutes back without a copy.
-        x = self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return channel_last_linear(self.fc2, F.gelu(x))
+        # The permuted tokens are a channels_last NCHW map: the three layers
+        # read it in place, and the hidden map stays in that layout, which
+        # torch.compile keeps too (going back to tokens between the layers
+        # made it copy the hidden map twice per block at batch 1).
+        x = channel_linear(self.fc1, x.permute(0, 3, 1, 2))
+        x = F.gelu(self.dwconv(x))
+        return channel_linear(self.fc2, x).permute(0, 2, 3, 1)
