@@ -176,7 +176,8 @@ class GroupMamba(BaseModule):
             False for eager. The same numbers within float32 rounding; the
             first call at each new input shape compiles (tens of seconds on
             a CPU). Needs torch >= 2.4, where each scan is one operator in
-            the compiled graph. Defaults to False.
+            the compiled graph. On a CPU eager is as fast or faster (README,
+            "Compiled inference, one flag"). Defaults to False.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``
             loads an official or converted checkpoint strictly (see
             ``checkpoint.load_pretrained_backbone``); None keeps the official
