@@ -5,5 +5,7 @@ shapes; ``models``: whole-model throughput against timm peers
 (``tools/benchmark.py``), eager or ``torch.compile``-d; ``timing``: median
 timers (wall clock, CUDA events) and the copy bandwidth; ``gpu_check``: the
 one-command acceptance check of the Triton kernels and the models on a GPU
-(``tools/gpu_check.py``).
+(``tools/gpu_check.py``); ``checkpointing``: peak memory and step time of
+a backbone training step with and without ``with_cp``
+(``tools/benchmark_with_cp.py``).
 """

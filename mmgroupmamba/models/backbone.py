@@ -12,6 +12,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from timm.layers import DropPath
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..checkpoint import (install_whole_model_strictness,
                           load_pretrained_backbone, register_strict_loading)
@@ -125,11 +126,14 @@ class Stage(nn.Module):
         mlp_ratio (int): FFN ratio of the blocks.
         drop_paths (Sequence[float]): Stochastic-depth rate of each block.
         scan_backend (str): Selective-scan backend.
+        with_cp (bool): Activation checkpointing of the blocks (see
+            :meth:`forward`). Defaults to False.
     """
 
     def __init__(self, in_channels, dim, depth, mlp_ratio, drop_paths,
-                 scan_backend):
+                 scan_backend, with_cp=False):
         super().__init__()
+        self.with_cp = with_cp
         self.downsample = (
             nn.Identity()
             if in_channels is None else Downsample(in_channels, dim))
@@ -139,8 +143,22 @@ class Stage(nn.Module):
         ])
 
     def forward(self, x):
-        """(B, H, W, C_in) -> (B, H', W', C)."""
-        return self.blocks(self.downsample(x))
+        """(B, H, W, C_in) -> (B, H', W', C).
+
+        With ``with_cp``, in training mode and with grad enabled, each block
+        runs under ``torch.utils.checkpoint`` (non-reentrant): only its input
+        (B, H', W', C) is kept for the backward, which runs the block again
+        to rebuild its activations, replaying the RNG state (drop path) of
+        the forward. The numbers are those without it; the cost is one more
+        forward of the blocks. A frozen stage is in eval mode: never
+        checkpointed.
+        """
+        x = self.downsample(x)
+        if not (self.with_cp and self.training and torch.is_grad_enabled()):
+            return self.blocks(x)
+        for block in self.blocks:
+            x = checkpoint(block, x, use_reentrant=False)
+        return x
 
 
 @MODELS.register_module()
@@ -178,6 +196,13 @@ class GroupMamba(BaseModule):
             a CPU). Needs torch >= 2.4, where each scan is one operator in
             the compiled graph. On a CPU eager is as fast or faster (README,
             "Compiled inference, one flag"). Defaults to False.
+        with_cp (bool): Activation checkpointing: in training, each block
+            runs under ``torch.utils.checkpoint`` (non-reentrant) and keeps
+            only its input, recomputing the rest in the backward. Less
+            memory for about one more forward of the blocks, the same
+            outputs and gradients (drop path included); for large inputs
+            and batches (README, "Activation checkpointing"). Defaults to
+            False.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``
             loads an official or converted checkpoint strictly (see
             ``checkpoint.load_pretrained_backbone``); None keeps the official
@@ -225,6 +250,7 @@ class GroupMamba(BaseModule):
                  norm_eval=False,
                  scan_backend='auto',
                  compile=False,
+                 with_cp=False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.arch = self.resolve_arch(arch)
@@ -239,6 +265,10 @@ class GroupMamba(BaseModule):
                 f'drop_path_rate must be in [0, 1), got {drop_path_rate}')
         # Fail here, not at the first forward, where the backend is resolved.
         check_scan_backend(scan_backend)
+        # A string 'False' from a command line would switch it on.
+        if not isinstance(with_cp, bool):
+            raise TypeError(f'with_cp must be True or False, got {with_cp!r}')
+        self.with_cp = with_cp
         self.in_channels = in_channels
         self.embed_dims = list(dims)
         self.out_indices = self._normalise_out_indices(out_indices)
@@ -262,7 +292,8 @@ class GroupMamba(BaseModule):
                     depths[i],
                     self.arch['mlp_ratios'][i],
                     rates[first:first + depths[i]],
-                    scan_backend=scan_backend))
+                    scan_backend=scan_backend,
+                    with_cp=with_cp))
         if out_norms:
             for i in self.out_indices:
                 self.add_module(f'norm{i}', nn.LayerNorm(dims[i], eps=1e-6))
