@@ -15,7 +15,7 @@ import torch
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from official_weights import make_official_state_dict, state_dict_digest
+from official_weights import save_official_state_dict, state_dict_digest
 
 from mmgroupmamba.checkpoint import (is_official_layout, official_to_mm,
                                      read_checkpoint)
@@ -42,11 +42,11 @@ def golden():
 @pytest.fixture(scope='session')
 def official_tiny_path(golden, tmp_path_factory):
     """The golden case's seeded weights, saved as the official release is."""
-    state_dict = make_official_state_dict('tiny', 0)
+    path = tmp_path_factory.mktemp('official') / 'groupmamba_tiny_seed0.pth'
+    save_official_state_dict('tiny', 0, path)
+    state_dict = torch.load(path, weights_only=True)
     assert state_dict_digest(state_dict) == golden['weights_sha256'], \
         'the regenerated weights differ from those of the golden outputs'
-    path = tmp_path_factory.mktemp('official') / 'groupmamba_tiny_seed0.pth'
-    torch.save(state_dict, path)
     return path
 
 

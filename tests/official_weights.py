@@ -30,9 +30,21 @@ n-D ``weight``             N(0, 1) / sqrt(product of all dims but the first)
 
 So no LayerNorm is an identity, no bias is zero and A is not constant:
 every parameter moves the output.
+
+The bits depend on the CPU unless MKL is told otherwise: torch computes the
+log/exp/expm1 of float32 tensors with MKL's vector math, which picks its code
+path by CPU (AVX-512 on a recent Intel Xeon, its compatible path on AMD), and
+the paths differ in the last bit. On the Intel Xeon this suite last ran on,
+that moved the float64 logits by 5e-8 (relative) from the golden ones, and
+the weights' digest. ``MKL_CBWR=COMPATIBLE`` selects the same path on every
+x86 CPU (the one the golden weights were drawn with); MKL reads it when it
+starts, so :func:`save_official_state_dict` draws in a fresh process.
 """
 import hashlib
 import math
+import os
+import subprocess
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -130,3 +142,27 @@ def state_dict_digest(state_dict):
         if tensor.numel():
             digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+#: The environment that makes MKL's vector math the same on every x86 CPU.
+MKL_REPRODUCIBLE = {'MKL_CBWR': 'COMPATIBLE'}
+
+
+def save_official_state_dict(arch, seed, path):
+    """Draw :func:`make_official_state_dict` in a fresh process with MKL's
+    CPU-independent path (see the module docstring) and ``torch.save`` it
+    as the official release stores weights (a bare state_dict).
+
+    Args:
+        arch (str): 'tiny', 'small' or 'base'.
+        seed (int): The generator's seed.
+        path (str | Path): The file to write.
+    """
+    subprocess.run(
+        [sys.executable, __file__, arch, str(int(seed)), str(path)],
+        env=dict(os.environ, **MKL_REPRODUCIBLE), check=True)
+
+
+if __name__ == '__main__':
+    torch.save(make_official_state_dict(sys.argv[1], int(sys.argv[2])),
+               sys.argv[3])
