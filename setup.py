@@ -81,6 +81,8 @@ EXTRAS = {
     'seg': read_requirements('seg.txt'),
     'tests': read_requirements('tests.txt'),
     'export': read_requirements('export.txt'),
+    # Sphinx + MyST for docs/ (pinned: sphinx-build -W runs in CI).
+    'docs': read_requirements('docs.txt'),
     # mamba-ssm's compiled CUDA selective scan (GPU machines only).
     'cuda': ['mamba-ssm'],
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the virtual environment at .venv/ with everything mmgroupmamba
 # needs: pinned torch/torchvision, mmcv 2.1.0 WITH its compiled ops, the OpenMMLab
-# stack, and this package in editable mode with its [all,export,tests] extras. Idempotent: a second run only checks.
+# stack, and this package in editable mode with its [all,export,tests,docs] extras. Idempotent: a second run only checks.
 #
 # mmcv publishes no wheel for torch 2.15, so it is built from its PyPI source once
 # (about 25 minutes on 2 cores) and the wheel is cached outside the clone under
@@ -73,7 +73,7 @@ fi
 
 # ---- the OpenMMLab stack, test tools and this package -----------------------
 # The package's own extras name the libraries; the constraints file pins them.
-"${PIP[@]}" --no-build-isolation -e "$ROOT[all,export,tests]"
+"${PIP[@]}" --no-build-isolation -e "$ROOT[all,export,tests,docs]"
 
 # ---- the compiled CPU scan ---------------------------------------------------
 # Built now into torch's extension cache rather than at the first CPU scan

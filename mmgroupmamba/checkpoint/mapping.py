@@ -153,12 +153,12 @@ def official_to_mm(state_dict):
 
     Args:
         state_dict (Mapping[str, Tensor]): Official keys. The four group
-            tensors of a scan parameter, each (*S) or (1, *S), must all be
-            present.
+            tensors of a scan parameter, each ``(*S)`` or ``(1, *S)``, must
+            all be present.
 
     Returns:
         OrderedDict[str, Tensor]: ``backbone.* / neck.* / head.*`` keys in the
-        official order; scan parameters stacked to (4, *S).
+        official order; scan parameters stacked to ``(4, *S)``.
 
     Raises:
         CheckpointError: A key no rule knows, or a scan group missing.
@@ -193,11 +193,11 @@ def mm_to_official(state_dict):
 
     Args:
         state_dict (Mapping[str, Tensor]): mm classifier keys; stacked scan
-            parameters (4, *S).
+            parameters ``(4, *S)``.
 
     Returns:
         OrderedDict[str, Tensor]: Official keys, one tensor per scan group
-        ((*S), or (1, *S) where the official tensor has that axis).
+        (``(*S)``, or ``(1, *S)`` where the official tensor has that axis).
 
     Raises:
         CheckpointError: A key with no official counterpart (the dense
