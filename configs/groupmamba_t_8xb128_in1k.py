@@ -10,6 +10,10 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmgroupmamba'], allow_failed_imports=False)
+# load_from fine-tunes (every tensor that fits, one warning naming what did
+# not and why); resume and testing load the whole model or stop: see
+# mmgroupmamba/engine/runner.py.
+runner_type = 'GroupMambaRunner'
 
 # The DeiT teacher, RegNetY-16GF, as released by DeiT (timm layout, keys
 # under 'model'); users download it themselves: nothing is fetched at run

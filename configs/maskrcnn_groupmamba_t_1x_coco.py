@@ -7,6 +7,10 @@
 # from the base. On fewer GPUs, keep 16 images in all or pass --auto-scale-lr.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmgroupmamba'], allow_failed_imports=False)
+# load_from fine-tunes (every tensor that fits, one warning naming what did
+# not and why); resume and testing load the whole model or stop: see
+# mmgroupmamba/engine/runner.py.
+runner_type = 'GroupMambaRunner'
 # Checkpoints that torch.load(weights_only=True) reads (resume, load_from,
 # mim test, DetInferencer), written atomically: see mmgroupmamba/engine/.
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

@@ -13,6 +13,10 @@
 # (tools/dist_train_cpu.py) stops with a message naming the keys to change.
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'  # noqa
 custom_imports = dict(imports=['mmgroupmamba'], allow_failed_imports=False)
+# load_from fine-tunes (every tensor that fits, one warning naming what did
+# not and why); resume and testing load the whole model or stop: see
+# mmgroupmamba/engine/runner.py.
+runner_type = 'GroupMambaRunner'
 # Checkpoints that torch.load(weights_only=True) reads (resume, load_from,
 # mim test, MMSegInferencer), written atomically: see mmgroupmamba/engine/.
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

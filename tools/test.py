@@ -50,14 +50,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmengine.runner import Runner
-
-    from mmgroupmamba.apis import testing_config
+    from mmgroupmamba.apis import build_runner, testing_config
     cfg = testing_config(
         args.config, args.checkpoint, work_dir=args.work_dir,
         cfg_options=args.cfg_options, launcher=args.launcher,
         local_rank=args.local_rank, tta=args.tta)
-    Runner.from_cfg(cfg).test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

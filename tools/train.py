@@ -64,14 +64,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmengine.runner import Runner
-
-    from mmgroupmamba.apis import training_config
+    from mmgroupmamba.apis import build_runner, training_config
     cfg = training_config(
         args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
         launcher=args.launcher, local_rank=args.local_rank,
         resume=args.resume, amp=args.amp, auto_scale_lr=args.auto_scale_lr)
-    Runner.from_cfg(cfg).train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

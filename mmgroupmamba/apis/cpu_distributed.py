@@ -12,7 +12,8 @@ import os
 
 import torch
 import torch.distributed as dist
-from mmengine.runner import Runner
+
+from .run_config import build_runner
 
 #: What torchrun sets in every worker; without them this is no torchrun run.
 TORCHRUN_VARIABLES = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR',
@@ -138,6 +139,6 @@ def train_in_cpu_processes(cfg):
     # torchrun's variables (env://) give rank, world size and rendezvous.
     dist.init_process_group(backend='gloo')
     try:
-        Runner.from_cfg(cfg).train()
+        build_runner(cfg).train()
     finally:
         dist.destroy_process_group()

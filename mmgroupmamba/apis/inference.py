@@ -1,16 +1,17 @@
-"""Building a model from a config and loading its weights strictly.
+"""Building a model from a config and loading its weights whole.
 
-mmengine's loaders are made strict for our configs by the plugin (see
-:mod:`mmgroupmamba.checkpoint.strict`); :func:`init_model` is the entry point
-that does not depend on that: it checks the checkpoint against the whole
-model itself and loads with ``strict=True``.
+:func:`init_model` is for inference and evaluation, where weights that do
+not cover the model (random heads) are never intended: it checks the file
+against the whole model before copying anything and loads with
+``strict=True``. Fine-tuning loads go through ``load_from`` (see
+:class:`mmgroupmamba.engine.GroupMambaRunner`).
 """
 import copy
 
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
-from ..checkpoint import CheckpointError, check_state_dict, load_file
+from ..checkpoint import load_file, load_whole_model, state_dict_of
 from ..models.directional_ssm import check_scan_backend, set_scan_backend
 
 
@@ -25,15 +26,6 @@ def _set_scan_backend_in_cfg(cfg, backend):
     elif isinstance(cfg, (list, tuple)):
         for item in cfg:
             _set_scan_backend_in_cfg(item, backend)
-
-
-def _flat_state_dict(obj, path):
-    """The model weights of a loaded checkpoint (mmengine or bare)."""
-    state_dict = obj.get('state_dict', obj) if isinstance(obj, dict) else obj
-    if not isinstance(state_dict, dict):
-        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a '
-                              'state_dict')
-    return state_dict
 
 
 def init_model(config, checkpoint=None, scan_backend=None, device='cpu'):
@@ -77,17 +69,8 @@ def init_model(config, checkpoint=None, scan_backend=None, device='cpu'):
         model.init_weights()
     else:
         loaded = load_file(checkpoint)
-        state_dict = _flat_state_dict(loaded, checkpoint)
-        expected = {k: v.shape for k, v in model.state_dict().items()}
-        # The whole model at once, with the official-layout hint; the
-        # strict load below is then only the copy.
-        check_state_dict(
-            expected,
-            state_dict,
-            f'{type(model).__name__} from {checkpoint}',
-            arch_settings=next((m.arch_settings for m in model.modules()
-                                if hasattr(m, 'arch_settings')), None))
-        model.load_state_dict(state_dict, strict=True)
+        load_whole_model(model, state_dict_of(loaded, checkpoint),
+                         str(checkpoint))
         meta = loaded.get('meta') if isinstance(loaded, dict) else None
         if isinstance(meta, dict) and 'dataset_meta' in meta:
             model.dataset_meta = meta['dataset_meta']

@@ -20,10 +20,9 @@ import time
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
 
 from ..model_zoo import MIM_ROOT
-from .run_config import coco_data_options, data_root_options
+from .run_config import build_runner, coco_data_options, data_root_options
 
 SMOKE_CONFIGS = MIM_ROOT / 'configs' / 'smoke'
 LEARNING_CONFIG = SMOKE_CONFIGS / 'maskrcnn_groupmamba_t_learning.py'
@@ -80,7 +79,7 @@ def train_and_evaluate(cfg):
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # test once
     with DefaultScope.overwrite_default_scope('mmdet'):
         start, start_cpu = time.perf_counter(), time.process_time()
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         runner.train()
         trained, trained_cpu = time.perf_counter(), time.process_time()
         metrics = runner.test()
@@ -145,7 +144,7 @@ def train_classifier(config, work_dir, data_root, epochs,
     start = time.perf_counter()
     recorder = LastMetrics()
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         runner.register_hook(recorder)
         runner.train()
     return recorder.metrics, time.perf_counter() - start

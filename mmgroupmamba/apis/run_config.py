@@ -5,14 +5,33 @@ command lines over these functions; tests and users call them directly::
 
     cfg = training_config('configs/groupmamba_t_8xb128_in1k.py',
                           work_dir='work_dirs/t', resume='auto')
-    Runner.from_cfg(cfg).train()
+    build_runner(cfg).train()
 """
 import os
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict
+from mmengine.registry import RUNNERS
+
+from ..engine import GroupMambaRunner
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def build_runner(cfg):
+    """The runner of ``cfg``: its ``runner_type`` when it names one, as the
+    OpenMMLab tools do, else :class:`GroupMambaRunner` (our tools load
+    checkpoints by the project's rules whatever the config).
+
+    Args:
+        cfg (Config): A complete config (e.g. from :func:`training_config`).
+
+    Returns:
+        mmengine.runner.Runner: Ready for ``train()`` or ``test()``.
+    """
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return GroupMambaRunner.from_cfg(cfg)
 
 
 def load_config(config, work_dir=None, cfg_options=None):
@@ -68,7 +87,7 @@ def training_config(config, work_dir=None, cfg_options=None, launcher='none',
             config's ``auto_scale_lr.base_batch_size``. Defaults to False.
 
     Returns:
-        Config: The config for ``Runner.from_cfg``.
+        Config: The config for :func:`build_runner`.
     """
     cfg = _launched(load_config(config, work_dir, cfg_options), launcher,
                     local_rank)
@@ -100,7 +119,7 @@ def testing_config(config, checkpoint, work_dir=None, cfg_options=None,
             Defaults to False.
 
     Returns:
-        Config: The config for ``Runner.from_cfg``.
+        Config: The config for :func:`build_runner`.
     """
     cfg = _launched(load_config(config, work_dir, cfg_options), launcher,
                     local_rank)

@@ -1,8 +1,12 @@
 """The one error type of weight loading, and how its messages list keys."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ValueError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model.
+
+    Also a ``RuntimeError``: what ``torch.nn.Module.load_state_dict(strict=
+    True)`` raises for a mismatch, so code that catches torch's error
+    catches ours, which adds the archs and the fix.
 
     Raised before anything is copied into the model, with a message that
     names the file, the failure (not a checkpoint, truncated, pickled

@@ -40,9 +40,7 @@ def load_pretrained_backbone(backbone, path, prefix=None):
                            for k, v in state_dict.items()
                            if k.startswith(prefix))
     own = backbone.state_dict()
-    new_layers = [
-        k for k in own if re.fullmatch(r'norm\d\.(weight|bias)', k)
-    ]
+    new_layers = [k for k in own if re.fullmatch(backbone.OUT_NORM_KEYS, k)]
     check_state_dict({k: v.shape
                       for k, v in own.items()},
                      selected,

@@ -1,18 +1,16 @@
 """Reading checkpoint files: always ``weights_only=True``, every failure named.
 
-Importing this module also makes it mmengine's reader of local files
-(``CheckpointLoader``'s scheme for plain paths), so ``load_from``, ``resume``,
-``mim test --checkpoint``, ``get_model(pretrained=)`` and the inferencers
-read through it too: they get the same weights-only reading and the same
-:class:`CheckpointError` messages as our own loaders, instead of torch's raw
-errors.
+The readers of the code we own: the backbone's ``init_cfg``, the
+distillation teacher, ``apis``, our tools and :class:`GroupMambaRunner`
+(``runner_type`` in our configs). mmengine's own reader is left as it is for
+everything else in the process.
 """
 import os
 import pickle
+import re
+from collections import OrderedDict
 
 import torch
-from mmengine.runner import CheckpointLoader
-
 from .errors import CheckpointError, short_list
 
 # The first bytes of the two formats torch.save writes: a zip archive
@@ -84,7 +82,24 @@ def read_checkpoint(path):
         CheckpointError: As :func:`load_file`, or the file holds no
             state_dict (another object, or values that are not tensors).
     """
-    obj = load_file(path)
+    return state_dict_of(load_file(path), path)
+
+
+def state_dict_of(checkpoint, path):
+    """The flat state_dict inside a loaded checkpoint (see
+    :func:`read_checkpoint`), for loaders that keep the rest of the file.
+
+    Args:
+        checkpoint (object): What :func:`load_file` returned.
+        path (str | os.PathLike): The file, for messages.
+
+    Returns:
+        dict[str, Tensor]: Key -> tensor.
+
+    Raises:
+        CheckpointError: No state_dict, or values that are not tensors.
+    """
+    obj = checkpoint
     for wrapper in ('state_dict', 'model'):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -99,14 +114,24 @@ def read_checkpoint(path):
     return obj
 
 
-def load_from_local(filename, map_location=None):
-    """mmengine's local-file scheme, read by :func:`load_file`.
+def rename_keys(state_dict, rules):
+    """Apply ``(pattern, replacement)`` regex rules to every key, as
+    mmengine's ``revise_keys`` does (e.g. stripping DDP's ``module.``).
 
-    Named as mmengine's own reader: its log line derives the scheme's name
-    ("local") from the function name.
+    Args:
+        state_dict (Mapping[str, Tensor]): Any state_dict.
+        rules (Iterable[tuple[str, str]]): Applied in order to each key.
+
+    Returns:
+        OrderedDict[str, Tensor]: The renamed state_dict, keeping torch's
+        ``_metadata`` (module versions) when the input has it.
     """
-    return load_file(filename, map_location=map_location)
-
-
-# Plain paths have the empty prefix in mmengine; force replaces its reader.
-CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    renamed = OrderedDict()
+    for key, value in state_dict.items():
+        for pattern, replacement in rules:
+            key = re.sub(pattern, replacement, key)
+        renamed[key] = value
+    metadata = getattr(state_dict, '_metadata', None)
+    if metadata is not None:
+        renamed._metadata = metadata
+    return renamed

@@ -1,34 +1,32 @@
-"""Strict coverage: a checkpoint fills the whole model or nothing is copied.
+"""Exact coverage of our model parts, and of a whole model where we own it.
 
-mmengine's loaders (``load_checkpoint`` behind ``load_from``, ``resume``,
-``mim test --checkpoint``, ``get_model(pretrained=)`` and the inferencers,
-and ``init_cfg`` Pretrained) call ``_load_from_state_dict`` with
-``strict=False`` and only warn about mismatches. Two load-state-dict
-pre-hooks close that gap, both raising :class:`CheckpointError` before any
-tensor is copied:
+Our parts (the GroupMamba backbone, the class-block neck) check what a load
+brings them through a load-state-dict pre-hook registered on the part itself
+(:func:`register_strict_loading`): under torch's ``load_state_dict(strict=
+True)`` and mmengine's loaders (``load_from``, ``get_model(pretrained=)``,
+the inferencers). torch's ``strict=False`` is left as torch defines it: the
+missing and unexpected keys are returned.
 
-* :func:`register_strict_loading` on each of our model parts (backbone, neck,
-  head): the keys under the part's prefix must be exactly its own;
-* a whole-model hook, installed on whatever module a ``GroupMamba`` is
-  assigned to (the classifier, detector or segmentor; see
-  :func:`install_whole_model_strictness`): the keys outside our parts must
-  be exactly the model's too, so another task's heads, or heads missing from
-  the file, fail as loudly as a wrong backbone.
+A mismatch under a part's prefix cannot be intended (another arch, a missing
+stage, a ResNet's ``backbone.*`` keys): :class:`CheckpointError`, naming both
+archs, before the part copies anything. What lies outside our parts (another
+class count in mmdet's heads, say) follows the host's convention; the
+whole-model checks are for the code we own (:func:`check_state_dict` in
+``apis.init_model``, ``tools/test.py``, resuming through our runner).
 """
 import re
-import weakref
+import sys
 
 import torch
+from mmengine.runner.checkpoint import load_state_dict as mmengine_load
 from torch import nn
 
 from .errors import CheckpointError, short_list
 from .mapping import is_official_layout
 
-# Model parts that check their own keys; the whole-model hook leaves their
-# keys to them, so that their messages name keys relative to the part.
-_STRICT_PARTS = weakref.WeakSet()
-# Modules that already carry the whole-model hook.
-_WHOLE_MODELS = weakref.WeakSet()
+# The attribute holding a part's StrictPart: on the module itself, so that
+# deep copies (mmengine's EMA) carry it as they carry the hook.
+_PART_ATTRIBUTE = '_strict_loading'
 
 
 def infer_arch(state_dict, arch_settings=None):
@@ -133,6 +131,23 @@ def check_state_dict(expected,
     raise CheckpointError('\n'.join(lines))
 
 
+def load_whole_model(model, state_dict, source):
+    """Load a state_dict that must cover ``model`` exactly, or nothing.
+
+    The whole model is checked before anything is copied (the official
+    layout gets the conversion command), then loaded with ``strict=True``.
+
+    Args:
+        model (nn.Module): The (unwrapped) model.
+        state_dict (Mapping[str, Tensor]): Keys relative to ``model``.
+        source (str): Where the weights came from, for the message.
+    """
+    check_state_dict({k: v.shape for k, v in model.state_dict().items()},
+                     state_dict, f'{type(model).__name__} from {source}',
+                     arch_settings=_arch_settings_in(model))
+    model.load_state_dict(state_dict, strict=True)
+
+
 def _add_pre_hook(module, hook):
     if hasattr(module, 'register_load_state_dict_pre_hook'):
         module.register_load_state_dict_pre_hook(hook)
@@ -149,90 +164,116 @@ def _arch_settings_in(module):
     return None
 
 
-def register_strict_loading(module, what):
-    """Make every ``load_state_dict`` of ``module`` strict and explanatory.
+class StrictPart:
+    """What a part accepts from a strict load (see :func:`check_part`).
+
+    Args:
+        what (str): The part's name in messages, e.g. 'GroupMamba backbone'.
+        optional (str | None): Regex of the part's keys that may be absent
+            from a file (layers new to this use, such as a dense backbone's
+            out norms). Defaults to None.
+        required (bool): Whether a file must hold keys for the part at all.
+            True for the backbone (nothing of it loaded cannot be intended);
+            False for a neck that a dense model's file lacks. Defaults to
+            True.
+    """
+
+    def __init__(self, what, optional=None, required=True):
+        self.what = what
+        self.optional = re.compile(optional) if optional else None
+        self.required = required
+
+
+def check_part(module, incoming, where=''):
+    """Raise CheckpointError unless ``incoming`` fits our part ``module``.
+
+    Args:
+        module (nn.Module): A part registered by :func:`register_strict_loading`.
+        incoming (Mapping[str, Tensor]): The file's keys for the part, with
+            the part's prefix removed.
+        where (str): The part's prefix in the file, for the message ('' for
+            a part loaded on its own).
+    """
+    part = getattr(module, _PART_ATTRIBUTE)
+    own = {k: v.shape for k, v in module.state_dict().items()}
+    location = f" (keys under '{where}')" if where else ''
+    if not incoming:
+        if not part.required:
+            return
+        arch = describe_arch(expected_as_tensors(own), _arch_settings_in(module))
+        raise CheckpointError(
+            f'{part.what}{location}: the checkpoint holds no keys for it, '
+            f'nothing was loaded (model: {arch}). A file of the official '
+            'GroupMamba release has no mm prefixes: convert it with '
+            '`python tools/convert_official.py IN.pth OUT.pth`; a file of '
+            "another model's backbone cannot fill this one.")
+    optional = ([k for k in own if part.optional.fullmatch(k)]
+                if part.optional else [])
+    check_state_dict(own, incoming, part.what + location,
+                     allowed_missing=optional,
+                     arch_settings=_arch_settings_in(module))
+
+
+def strict_parts(model):
+    """``(prefix, part)`` for each of our strict parts inside ``model``."""
+    return [(f'{name}.' if name else '', sub)
+            for name, sub in model.named_modules()
+            if isinstance(getattr(sub, _PART_ATTRIBUTE, None), StrictPart)]
+
+
+def check_strict_parts(model, state_dict):
+    """Check every strict part of ``model`` against a whole-model state_dict
+    before anything is copied (what a loader that copies part by part
+    cannot promise).
+
+    Args:
+        model (nn.Module): A classifier, detector, segmentor or a part.
+        state_dict (Mapping[str, Tensor]): Keys relative to ``model``.
+    """
+    for prefix, part in strict_parts(model):
+        incoming = {k[len(prefix):]: v for k, v in state_dict.items()
+                    if k.startswith(prefix)}
+        check_part(part, incoming, prefix)
+
+
+def _under_torch_non_strict_load():
+    """Whether the running load is torch's ``load_state_dict(strict=False)``.
+
+    Neither torch's ``Module.load_state_dict`` nor mmengine's loader hands
+    its flag to the modules: both call every ``_load_from_state_dict`` (and
+    so every pre-hook) with ``strict=True`` and apply their own flag once all
+    modules ran. The flag is read where it lives, in the frame of the
+    nearest of the two loaders on the stack; mmengine's loader, which only
+    warns by design, gets our check.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is mmengine_load.__code__:
+            return False
+        if frame.f_code is nn.Module.load_state_dict.__code__:
+            return frame.f_locals.get('strict', True) is False
+        frame = frame.f_back
+    return False
+
+
+def register_strict_loading(module, what, optional=None, required=True):
+    """Make every strict ``load_state_dict`` of ``module`` exact and
+    explanatory (see the module docstring for which loads are strict).
 
     Args:
         module (nn.Module): One of our model parts.
-        what (str): Its name in messages, e.g. 'GroupMamba backbone'.
+        what, optional, required: As :class:`StrictPart`.
     """
 
     def hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
              unexpected_keys, error_msgs):
-        own = {k: v.shape for k, v in module.state_dict().items()}
+        if _under_torch_non_strict_load():  # report, as torch documents
+            return
         incoming = {
             k[len(prefix):]: v
             for k, v in state_dict.items() if k.startswith(prefix)
         }
-        where = f" (keys under '{prefix}')" if prefix else ''
-        check_state_dict(own, incoming, what + where,
-                         arch_settings=_arch_settings_in(module),
-                         whole_file=state_dict)
+        check_part(module, incoming, prefix)
 
+    setattr(module, _PART_ATTRIBUTE, StrictPart(what, optional, required))
     _add_pre_hook(module, hook)
-    _STRICT_PARTS.add(module)
-
-
-def _whole_model_hook(module, state_dict, prefix, local_metadata, strict,
-                      missing_keys, unexpected_keys, error_msgs):
-    """Check the keys of ``module`` that none of our strict parts owns."""
-    parts = [
-        f'{name}.' for name, sub in module.named_modules()
-        if name and sub in _STRICT_PARTS
-    ]
-    own_all = {k: v.shape for k, v in module.state_dict().items()}
-    own = {k: v for k, v in own_all.items() if not k.startswith(tuple(parts))}
-    incoming_all = {
-        k[len(prefix):]: v
-        for k, v in state_dict.items() if k.startswith(prefix)
-    }
-    incoming = {
-        k: v
-        for k, v in incoming_all.items() if not k.startswith(tuple(parts))
-    }
-    where = f" (keys under '{prefix}')" if prefix else ''
-    check_state_dict(
-        own,
-        incoming,
-        f'{type(module).__name__} (the whole model, outside '
-        f'{[p[:-1] for p in parts]}){where}',
-        arch_settings=_arch_settings_in(module),
-        whole_file=incoming_all,
-        whole_model=own_all)
-
-
-def make_whole_model_strict(model):
-    """Install the whole-model check on ``model`` (once).
-
-    Args:
-        model (nn.Module): A classifier, detector, segmentor or any module
-            holding GroupMamba parts.
-
-    Returns:
-        nn.Module: ``model``.
-    """
-    if model not in _WHOLE_MODELS:
-        _add_pre_hook(model, _whole_model_hook)
-        _WHOLE_MODELS.add(model)
-    return model
-
-
-def install_whole_model_strictness(part_type):
-    """Make every module that receives a ``part_type`` child whole-model
-    strict, the moment the child is assigned.
-
-    The classifier, detector or segmentor that holds our backbone is built
-    by mmpretrain/mmdet/mmseg, which the plugin cannot change; torch's global
-    module-registration hook is the one place that sees the backbone being
-    attached to it, whichever library builds it.
-
-    Args:
-        part_type (type): The model part (``GroupMamba``).
-    """
-
-    def on_register(parent, name, submodule):
-        if isinstance(submodule, part_type):
-            make_whole_model_strict(parent)
-        return None  # keep the submodule as it is
-
-    nn.modules.module.register_module_module_registration_hook(on_register)

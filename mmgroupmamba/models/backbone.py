@@ -14,8 +14,7 @@ from timm.layers import DropPath
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..checkpoint import (install_whole_model_strictness,
-                          load_pretrained_backbone, register_strict_loading)
+from ..checkpoint import load_pretrained_backbone, register_strict_loading
 from ..torch_version import CUSTOM_OPS, require_torch
 from .directional_ssm import DirectionalSSM, check_scan_backend
 from .ffn import ConvFFN
@@ -212,9 +211,12 @@ class GroupMamba(BaseModule):
         input (B, in_channels, H, W) with H, W >= 32; output a tuple with one
         (B, C_i, H_i, W_i) map per out index, strides 4, 8, 16, 32.
 
-    Weight loading: every ``load_state_dict`` of the backbone, and of the
-    model it is assigned to (classifier, detector, segmentor), is strict,
-    through mmengine's non-strict loaders too (see
+    Weight loading: a strict load (torch's ``strict=True``; mmengine's
+    ``load_from``, ``get_model(pretrained=)`` and inferencers) must bring
+    every backbone key under the backbone's prefix with its shape, except
+    the new out norms; otherwise :class:`CheckpointError` names both archs
+    before the backbone copies anything. torch's ``strict=False`` returns
+    the missing and unexpected keys, as torch documents (see
     :mod:`mmgroupmamba.checkpoint.strict`).
     """
     arch_settings = {
@@ -239,6 +241,8 @@ class GroupMamba(BaseModule):
     }
     min_input_size = 32
     num_stages = 4
+    # The dense out norms: new layers, absent from ImageNet files.
+    OUT_NORM_KEYS = r'norm\d\.(weight|bias)'
 
     def __init__(self,
                  arch='tiny',
@@ -297,7 +301,8 @@ class GroupMamba(BaseModule):
         if out_norms:
             for i in self.out_indices:
                 self.add_module(f'norm{i}', nn.LayerNorm(dims[i], eps=1e-6))
-        register_strict_loading(self, 'GroupMamba backbone')
+        register_strict_loading(
+            self, 'GroupMamba backbone', optional=self.OUT_NORM_KEYS)
         self._freeze_stages()
         self._compiled_maps = self._compile_maps(compile)
 
@@ -455,7 +460,3 @@ class GroupMamba(BaseModule):
         else:
             super().init_weights()
 
-
-# The classifier, detector or segmentor that receives a GroupMamba becomes
-# strict for whole-model loading too (its heads are not ours to hook).
-install_whole_model_strictness(GroupMamba)

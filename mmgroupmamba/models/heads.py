@@ -3,7 +3,6 @@ from mmengine.registry import MODELS
 from mmpretrain.models.heads import ClsHead
 from torch import nn
 
-from ..checkpoint import register_strict_loading
 from .init import init_linear
 
 
@@ -29,6 +28,11 @@ class DualLinearClsHead(ClsHead):
     Shapes:
         input: tuple whose last item is (B, C); output (B, num_classes) in
         eval mode, a pair of them in training mode.
+
+    Loading: a file of another class count is the fine-tuning case and
+    follows the host (mmengine's loaders and our runner keep the new
+    layers and say so); whole-model loads (``apis.init_model``, ``resume``)
+    refuse it.
     """
 
     def __init__(self,
@@ -48,7 +52,6 @@ class DualLinearClsHead(ClsHead):
         self.dist_fc = nn.Linear(in_channels, num_classes)
         init_linear(self.fc)
         init_linear(self.dist_fc)
-        register_strict_loading(self, 'GroupMamba dual linear head')
 
     def both_logits(self, feats):
         """(head_logits, dist_logits), each (B, num_classes), in any mode."""
