@@ -24,7 +24,9 @@ tools/analysis_tools/get_flops.py count it):
   divisor) on a random image, then the detector's ``_forward``: backbone,
   neck, RPN head with its proposal step, and the RoI heads on the RPN's
   proposals (mmdet's StandardRoIHead: the box head on all of them, the mask
-  head on the first 100); the tool prints how many RoIs each head saw;
+  head on the first 100; its CascadeRoIHead: each stage's box head on all
+  of them, then each stage's mask head on all of them too); the tool prints
+  how many RoIs each head saw and the FLOPs of each part of the RoI head;
 * segmentor: the data preprocessor, then ``_forward``: backbone and decode
   head on the whole image. The auxiliary head is training-only and left out
   (its parameters are printed apart), as mmseg's tool does.
@@ -35,6 +37,7 @@ and the official or paper figures beside ours when the model and the input
 size are the ones they were measured at.
 """
 import importlib.util
+import re
 import warnings
 from collections import Counter
 
@@ -63,11 +66,12 @@ REFERENCE = {
     'base': dict(params=57_150_838, gflops=14.186, paper='57M / 14G'),
 }
 # The paper's dense-prediction claims (arXiv 2407.13772, Tables 2 and 3),
-# by (model kind, arch), at the paper's input size (DEFAULT_SHAPES).
+# by (model type, arch), at the paper's input size (DEFAULT_SHAPES). The
+# paper reports no Cascade Mask R-CNN.
 PAPER_DENSE = {
-    ('detector', 'tiny'): dict(
+    ('MaskRCNN', 'tiny'): dict(
         model='Mask R-CNN GroupMamba-T', params_m=40, gflops=279),
-    ('segmentor', 'tiny'): dict(
+    ('EncoderDecoder', 'tiny'): dict(
         model='UperNet GroupMamba-T', params_m=49, gflops=955),
 }
 SUPPORTED = ('mmpretrain ImageClassifier, mmdet SingleStageDetector / '
@@ -220,7 +224,8 @@ class RoICounter:
 
     Args:
         model (nn.Module): A detector (any model; only modules named
-            ``*roi_extractor`` are watched).
+            ``*roi_extractor``, or ``*roi_extractor.<stage>`` in a cascade's
+            module lists, are watched).
     """
 
     def __init__(self, model):
@@ -228,7 +233,8 @@ class RoICounter:
         self._handles = [
             module.register_forward_pre_hook(self._hook(name))
             for name, module in model.named_modules()
-            if name.endswith('roi_extractor')
+            if re.search(r'roi_extractor(\.\d+)?$', name)
+            and not isinstance(module, torch.nn.ModuleList)
         ]
 
     def _hook(self, name):
@@ -370,6 +376,10 @@ def report(config, shape):
     if rois:
         print('RoIs per RoI feature extractor: ' + ', '.join(
             f'{name} {number}' for name, number in rois.items()))
+        by_module = analyzer.by_module()
+        print('roi_head by part (GFLOPs): ' + ', '.join(
+            f'{name} {by_module[prefix + "roi_head." + name] / 1e9:.3f}'
+            for name, _ in model.roi_head.named_children()))
     if aux_params:
         print(f'auxiliary_head (training only, not counted above): '
               f'{aux_params:,} params')
@@ -381,7 +391,7 @@ def report(config, shape):
               f'{ref["params"]:,} params, {ref["gflops"]:.3f} GFLOPs; '
               f'ours {gflops / ref["gflops"] - 1:+.2%}; '
               f'paper claims {ref["paper"]}')
-    paper = PAPER_DENSE.get((kind, arch))
+    paper = PAPER_DENSE.get((type(model).__name__, arch))
     if paper and shape == DEFAULT_SHAPES[kind]:
         print(f'\npaper, {paper["model"]} at {shape[1]}x{shape[0]} (W x H): '
               f'{paper["params_m"]}M params, {paper["gflops"]} GFLOPs; '
