@@ -50,6 +50,23 @@ def official_tiny_path(golden, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope='session')
+def coco_data(tmp_path_factory):
+    """The drawn COCO-format shapes set (tools/make_coco_data.py, seed 0),
+    made once for every module that trains or evaluates a detector."""
+    root = tmp_path_factory.mktemp('shapes')
+    run_tool('tools/make_coco_data.py', root, '--seed', '0')
+    return root
+
+
+@pytest.fixture(scope='session')
+def ade_data(tmp_path_factory):
+    """The drawn ADE20K-format scenes (tools/make_ade_data.py, seed 0)."""
+    root = tmp_path_factory.mktemp('scenes')
+    run_tool('tools/make_ade_data.py', root, '--seed', '0')
+    return root
+
+
 def run_tool(*args):
     """Run a tools/ script as a user would; return its stdout."""
     result = subprocess.run([sys.executable, *map(str, args)],

@@ -55,13 +55,6 @@ def data_options(data_root):
 
 
 @pytest.fixture(scope='module')
-def coco_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('shapes')
-    run_tool('tools/make_coco_data.py', root, '--seed', '0')
-    return root
-
-
-@pytest.fixture(scope='module')
 def trained(coco_data, tmp_path_factory):
     """Train the smoke config through mmengine's Runner, then evaluate it.
 

@@ -72,13 +72,6 @@ def mim(*args):
     return run_command(Path(sys.executable).with_name('mim'), *args)
 
 
-@pytest.fixture(scope='module')
-def ade_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('scenes')
-    run_tool('tools/make_ade_data.py', root, '--seed', '0')
-    return root
-
-
 def confusion_miou(runner):
     """mIoU (%) of the runner's model on its test set, counted here.
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIG_OF_ARCH, REPO, one_thread_in_scope, run_tool
+from conftest import CONFIG_OF_ARCH, REPO, one_thread_in_scope
 from mmengine.config import Config
 from mmengine.registry import MODELS, RUNNERS
 
@@ -93,21 +93,18 @@ def segmentor_path(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope='module')
-def coco_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('shapes')
-    run_tool('tools/make_coco_data.py', root, '--seed', '0')
-    return root
-
-
-@pytest.fixture(scope='module')
-def ade_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('scenes')
-    run_tool('tools/make_ade_data.py', root, '--seed', '0')
-    return root
-
-
 # ------------------------------------------------------------ fine-tuning
+@pytest.mark.parametrize('config', sorted(
+    p.name for p in (REPO / 'configs').glob('*.py')))
+def test_every_config_of_ours_asks_for_our_runner(config):
+    """What makes ``mim train``/``mim test`` fine-tune and evaluate by these
+    rules (the OpenMMLab scripts build ``runner_type`` from the registry)."""
+    if 'maskrcnn' in config or config.startswith('upernet'):
+        pytest.importorskip('mmseg' if 'upernet' in config else 'mmdet')
+    assert Config.fromfile(REPO / 'configs' / config).runner_type == \
+        'GroupMambaRunner'
+
+
 def test_mim_train_mmdet_fine_tunes_a_detector_of_another_class_count(
         detector_2_classes, coco_data, tmp_path):
     """mmdet's fine-tuning guide: the 3-class smoke config with ``load_from``
