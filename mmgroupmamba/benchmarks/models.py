@@ -13,6 +13,7 @@ import statistics
 import torch
 
 from ..model_zoo import MIM_ROOT
+from .machine import describe
 from .timing import wall_times
 
 #: GroupMamba model names and their ImageNet configs (in ``.mim/configs``).
@@ -118,40 +119,16 @@ def measure(names, batch_size=8, size=224, warmup=2, repeats=10, train=False,
     return rows
 
 
-#: glibc malloc settings that change CPU speed (see :func:`allocator`).
-ALLOCATOR_VARIABLES = ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_',
-                       'LD_PRELOAD')
-
-
-def allocator():
-    """How this process allocates memory, for the table's header.
-
-    A batch-8 activation of a 224 px model's first stage is tens of MB:
-    above glibc's largest mmap threshold (32 MB), so by default every such
-    buffer is a fresh mapping whose pages fault in on first touch at every
-    step. Raising the thresholds (or preloading jemalloc / tcmalloc) keeps
-    them in the heap; it changes the times of every model, so the header
-    says which setting was measured.
-
-    Returns:
-        str: 'glibc malloc defaults' or the variables that are set.
-    """
-    settings = [f'{name}={os.environ[name]}' for name in ALLOCATOR_VARIABLES
-                if os.environ.get(name)]
-    return ', '.join(settings) or 'glibc malloc defaults'
-
-
 def format_table(rows, batch_size, size, warmup, repeats, train, compiled):
-    """The measured rows as a markdown table under a header line (mode,
-    threads, torch, allocator); the last column is each rate over the first
-    row's."""
+    """The measured rows as a markdown table under two header lines (the
+    machine, :func:`.machine.describe`; the mode); the last column is each
+    rate over the first row's."""
     base = rows[0][4]
     mode = 'training step (fwd + bwd + AdamW)' if train else 'inference'
     how = 'torch.compile' if compiled else 'eager'
     lines = [
-        f'CPU {mode}, {how}, batch {batch_size} at {size}px, '
-        f'{torch.get_num_threads()} threads, torch {torch.__version__}, '
-        f'{warmup} warm-up + {repeats} timed runs; {allocator()}', '',
+        f'{describe()}', f'{mode}, {how}, batch {batch_size} at {size}px, '
+        f'{warmup} warm-up + {repeats} timed runs', '',
         f'| model | median ms | min-max ms | img/s | vs {rows[0][0]} |',
         '|---|---|---|---|---|'
     ]
