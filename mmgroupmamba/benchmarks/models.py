@@ -7,7 +7,6 @@ with ``torch.compile`` (the warm-up then includes the compilation). With the
 ``mmgroupmamba/ops/custom_op.py``). Random weights: speed does not depend on
 their values.
 """
-import os
 import statistics
 
 import torch
