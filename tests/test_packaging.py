@@ -61,6 +61,9 @@ report['logit_error'] = ((logits - reference).abs().max()
 configs = root / '.mim' / 'configs'
 report['dense'] = {}
 for scope, name in (('mmdet', 'maskrcnn_groupmamba_t_1x_coco.py'),
+                    ('mmdet', 'maskrcnn_groupmamba_t_3x_ms_coco.py'),
+                    ('mmdet', 'cascade_maskrcnn_groupmamba_t_3x_ms_coco.py'),
+                    ('mmdet', 'smoke/cascade_maskrcnn_groupmamba_t_3x_ms_smoke.py'),
                     ('mmseg', 'upernet_groupmamba_t_ade20k.py')):
     cfg = Config.fromfile(str(configs / name))
     registry = importlib.import_module(scope + '.registry').MODELS
@@ -133,6 +136,14 @@ def test_wheel_holds_every_subpackage_and_the_model_index(artifacts):
                    'mmgroupmamba/.mim/model-index.yml',
                    'mmgroupmamba/.mim/configs/metafile.yml',
                    'mmgroupmamba/.mim/configs/maskrcnn_groupmamba_t_1x_coco.py',
+                   'mmgroupmamba/.mim/configs/metafile_det.yml',
+                   'mmgroupmamba/.mim/configs/metafile_seg.yml',
+                   'mmgroupmamba/.mim/configs/maskrcnn_groupmamba_b_3x_ms_coco.py',
+                   'mmgroupmamba/.mim/configs/cascade_maskrcnn_groupmamba_b_3x_ms_coco.py',
+                   'mmgroupmamba/.mim/configs/smoke/maskrcnn_groupmamba_t_3x_ms_smoke.py',
+                   'mmgroupmamba/.mim/configs/smoke/cascade_maskrcnn_groupmamba_t_3x_ms_smoke.py',
+                   'mmgroupmamba/benchmarks/checkpointing.py',
+                   'mmgroupmamba/.mim/tools/benchmark_with_cp.py',
                    'mmgroupmamba/.mim/configs/smoke/upernet_groupmamba_t_smoke.py',
                    'mmgroupmamba/.mim/tools/convert_official.py'):
         assert module in names, module
@@ -157,8 +168,10 @@ def test_sdist_holds_what_setup_reads(artifacts):
     for name in ('setup.py', 'README.md', 'model-index.yml', 'MANIFEST.in',
                  'requirements/runtime.txt', 'requirements/det.txt',
                  'ops/cpu.py', 'ops/csrc/directional_scan_cpu.cpp',
-                 'configs/metafile.yml',
-                 'mmgroupmamba/.mim/configs/metafile.yml'):
+                 'configs/metafile.yml', 'configs/metafile_det.yml',
+                 'configs/metafile_seg.yml',
+                 'mmgroupmamba/.mim/configs/metafile.yml',
+                 'mmgroupmamba/.mim/configs/metafile_seg.yml'):
         assert name in names, name
 
 
@@ -195,13 +208,52 @@ def test_installed_package_works_outside_the_clone(kind, artifacts,
     assert Path(report['config']) == (
         installed / '.mim' / 'configs' / 'groupmamba_t_8xb128_in1k.py')
     assert report['logit_error'] < 1e-4  # the golden tolerance
+    backbone = 'mmgroupmamba.models.backbone'
     assert report['dense'] == {
-        'maskrcnn_groupmamba_t_1x_coco.py':
-        ['MaskRCNN', 'mmgroupmamba.models.backbone'],
-        'upernet_groupmamba_t_ade20k.py':
-        ['EncoderDecoder', 'mmgroupmamba.models.backbone'],
+        'maskrcnn_groupmamba_t_1x_coco.py': ['MaskRCNN', backbone],
+        'maskrcnn_groupmamba_t_3x_ms_coco.py': ['MaskRCNN', backbone],
+        'cascade_maskrcnn_groupmamba_t_3x_ms_coco.py':
+        ['CascadeRCNN', backbone],
+        'smoke/cascade_maskrcnn_groupmamba_t_3x_ms_smoke.py':
+        ['CascadeRCNN', backbone],
+        'upernet_groupmamba_t_ade20k.py': ['EncoderDecoder', backbone],
     }
 
     search = run(python, '-m', 'mim', 'search', 'mmgroupmamba', cwd=outside)
-    for size in ('tiny', 'small', 'base'):
-        assert f'groupmamba-{size}_3rdparty_in1k' in search.stdout
+    entries = search_entries(search.stdout)
+    sizes = ('t', 's', 'b')
+    assert sorted(entries) == sorted(
+        [f'groupmamba-{size}_3rdparty_in1k'
+         for size in ('tiny', 'small', 'base')] +
+        [f'mask-rcnn_groupmamba-{s}_fpn_1x_coco' for s in sizes] +
+        [f'mask-rcnn_groupmamba-{s}_fpn_ms-crop-3x_coco' for s in sizes] +
+        [f'cascade-mask-rcnn_groupmamba-{s}_fpn_4conv1fc-giou_amp-ms-crop-'
+         '3x_coco' for s in sizes] +
+        [f'upernet_groupmamba-{s}_8xb2-160k_ade20k-512x512' for s in sizes])
+    # The paper's numbers, marked as the paper's, and nothing to download.
+    maskrcnn = entries['mask-rcnn_groupmamba-t_fpn_1x_coco']
+    assert (maskrcnn['coco/box_ap'], maskrcnn['coco/mask_ap']) == \
+        ('47.6', '42.9')
+    assert maskrcnn['metrics_source'] == \
+        "the paper's (arxiv 2407.13772, table 2)"
+    upernet = entries['upernet_groupmamba-t_8xb2-160k_ade20k-512x512']
+    assert (upernet['ade20k/miou'], upernet['ade20k/miou(ms)']) == \
+        ('48.6', '49.2')
+    assert upernet['config'] == 'configs/upernet_groupmamba_t_ade20k.py'
+    cascade = entries['cascade-mask-rcnn_groupmamba-t_fpn_4conv1fc-giou_amp-'
+                      'ms-crop-3x_coco']
+    assert cascade['parameters'] == '78456698'
+    assert not any(key.startswith('coco/') for key in cascade)
+    assert not any('weight' in entry for entry in entries.values())
+
+
+def search_entries(text):
+    """``mim search`` output as {model name: {field: value}}."""
+    entries = {}
+    for block in text.split('config id: ')[1:]:
+        lines = block.splitlines()
+        fields = (line.split(None, 1) for line in lines[1:]
+                  if line.strip() and not line.startswith('---'))
+        entries[lines[0].strip()] = {f[0]: f[1] if len(f) > 1 else ''
+                                     for f in fields}
+    return entries
