@@ -28,36 +28,11 @@ import time
 import torch
 
 from ..models import GroupMamba
+from .machine import cpu_name
 
 #: The backbone settings of configs/maskrcnn_groupmamba_t_1x_coco.py.
 DENSE_BACKBONE = dict(out_indices=(0, 1, 2, 3), out_norms=True,
                       drop_path_rate=0.2, norm_eval=True)
-
-
-def cpu_name():
-    """The CPU as /proc/cpuinfo names it: model name, vendor, family and
-    model numbers (``platform.processor()`` where there is no /proc).
-
-    Returns:
-        str: e.g. 'Intel(R) Xeon(R) Processor (GenuineIntel family 6
-        model 167)'.
-    """
-    fields = {}
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                key = key.strip()
-                if key in ('vendor_id', 'cpu family', 'model', 'model name'):
-                    fields.setdefault(key, value.strip())
-                if not line.strip() and fields:
-                    break  # the first processor's block is enough
-    except OSError:
-        return platform.processor() or 'unknown CPU'
-    return (f"{fields.get('model name', 'unknown')} "
-            f"({fields.get('vendor_id', '?')} family "
-            f"{fields.get('cpu family', '?')} model "
-            f"{fields.get('model', '?')})")
 
 
 def _peak_rss_bytes():
