@@ -275,3 +275,10 @@ def test_runnable_marker_and_failing_block_reported(tmp_path):
     bad.write_text('<!-- runnable -->\n```bash\nls\n```\n')
     with pytest.raises(ValueError, match='python block'):
         runnable_blocks(bad)
+
+
+def test_readme_is_short():
+    """A README read in minutes (issue 25): what it is, install, quick
+    start, the model zoo and links; everything else lives in docs/."""
+    lines = (REPO / 'README.md').read_text().splitlines()
+    assert len(lines) <= 300, f'README.md has {len(lines)} lines'

@@ -15,7 +15,7 @@ measuring is :mod:`mmgroupmamba.benchmarks.models`.
 
 Memory allocation changes the figures: with glibc's defaults, activations
 over 32 MB (batch 8, first stages) are mapped afresh and page-faulted at every
-step. The README's tables run with
+step. The tables in docs/benchmarks.md run with
 ``MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296`` set
 in the environment (the header line says which setting was measured).
 """

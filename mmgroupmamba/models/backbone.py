@@ -193,15 +193,16 @@ class GroupMamba(BaseModule):
             False for eager. The same numbers within float32 rounding; the
             first call at each new input shape compiles (tens of seconds on
             a CPU). Needs torch >= 2.4, where each scan is one operator in
-            the compiled graph. On a CPU eager is as fast or faster (README,
-            "Compiled inference, one flag"). Defaults to False.
+            the compiled graph. On a CPU eager is as fast or faster
+            (docs/user_guides/configs.md, "Compiled inference, one flag").
+            Defaults to False.
         with_cp (bool): Activation checkpointing: in training, each block
             runs under ``torch.utils.checkpoint`` (non-reentrant) and keeps
             only its input, recomputing the rest in the backward. Less
             memory for about one more forward of the blocks, the same
             outputs and gradients (drop path included); for large inputs
-            and batches (README, "Activation checkpointing"). Defaults to
-            False.
+            and batches (docs/user_guides/configs.md, "Activation
+            checkpointing"). Defaults to False.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``
             loads an official or converted checkpoint strictly (see
             ``checkpoint.load_pretrained_backbone``); None keeps the official
