@@ -16,14 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import (CONFIGS, REPO, check_weight_decay_split,
                       one_thread_in_scope)
 from mmengine.config import Config
 
 import mmgroupmamba  # noqa: F401
 from mmgroupmamba.apis import as_cfg_options, coco_data_options
-from mmgroupmamba.datasets import make_coco_data
 
 SIZES = ('t', 's', 'b')
 # Measured here from each config. The Mask R-CNN 3x detectors are the 1x
@@ -58,13 +56,6 @@ def isolated_mmdet_run():
     """This module runs in mmdet's scope on one thread (see conftest)."""
     with one_thread_in_scope('mmdet'):
         yield
-
-
-@pytest.fixture(scope='module')
-def coco_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('shapes')
-    make_coco_data(root, seed=0)
-    return root
 
 
 def build(cfg):
