@@ -7,7 +7,8 @@
 # resized to a short side drawn from 480-800 (long side <= 1333), or resized
 # to 400/500/600, cropped to 384-600 and resized as in the first branch;
 # testing at 1333x800. On fewer GPUs keep 16 images in all or pass
-# --auto-scale-lr. Memory: model.backbone.with_cp=True (README).
+# --auto-scale-lr. Memory: model.backbone.with_cp=True
+# (docs/user_guides/configs.md).
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
 custom_imports = dict(imports=['mmgroupmamba'], allow_failed_imports=False)
 # load_from fine-tunes (every tensor that fits, one warning naming what did

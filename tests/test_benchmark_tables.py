@@ -1,6 +1,6 @@
 """The benchmark tables say where they ran, and the dense benchmark runs.
 
-Speed itself is never asserted here (README, "Speed on CPU"): these check
+Speed itself is never asserted here (docs/benchmarks.md): these check
 what the tables print and that every model of the dense benchmark builds
 and predicts.
 """

@@ -3,7 +3,7 @@ through ``torch.compile`` wherever the config goes (mmpretrain's
 inferencer here; mmdet/mmseg test tools alike), with eager's numbers.
 
 A small custom arch keeps each compilation to seconds; GroupMamba-T takes
-the same path (README, "Compiled inference, one flag").
+the same path (docs/user_guides/configs.md, the compile flag).
 """
 import copy
 

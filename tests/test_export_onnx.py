@@ -1,7 +1,8 @@
 """ONNX export with dynamic batch/H/W, checked in onnxruntime.
 
 A small custom arch keeps the export (torch.export + ONNX translation) to
-seconds; the full GroupMamba-T goes through the same code path (README).
+seconds; the full GroupMamba-T goes through the same code path
+(docs/user_guides/onnx.md).
 """
 import subprocess
 import sys

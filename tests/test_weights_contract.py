@@ -1,4 +1,5 @@
-"""The loading contract (README, "Loading weights"), one test per row.
+"""The loading contract, one test per row (docs/user_guides/checkpoints.md,
+"Loading weights").
 
 * Fine-tuning follows the host: a file of another class count loads every
   tensor that fits, through mmdet (``mim train`` with ``load_from``), mmseg

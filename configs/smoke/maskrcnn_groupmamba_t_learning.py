@@ -5,7 +5,8 @@
 # the wall time); tools/demo.py trains it for fewer iterations.
 _base_ = './maskrcnn_groupmamba_t_smoke.py'
 
-max_iters = 400  # 18 CPU minutes on one thread, measured (README)
+# 18 CPU minutes on one thread, measured (docs/user_guides/train_test.md)
+max_iters = 400
 
 model = dict(
     # A 5-block model trained from scratch: less stochastic depth than the

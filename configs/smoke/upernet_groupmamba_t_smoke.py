@@ -2,8 +2,9 @@
 # scenes of tools/make_ade_data.py (ADE20K layout and 150-class convention):
 # proves that training, checkpointing, mIoU evaluation, test-time
 # augmentation and inference run end to end; with --cfg-options
-# train_cfg.max_iters=N it is also the learning check (README). Everything
-# not set here is the real config's, scaled to 1/4 of its sizes. Run:
+# train_cfg.max_iters=N it is also the learning check
+# (docs/user_guides/train_test.md). Everything not set here is the real
+# config's, scaled to 1/4 of its sizes. Run:
 #   python tools/make_ade_data.py data/groupmamba_ade_smoke
 #   mim train mmseg configs/smoke/upernet_groupmamba_t_smoke.py
 _base_ = '../upernet_groupmamba_t_ade20k.py'
