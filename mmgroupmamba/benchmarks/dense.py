@@ -8,8 +8,12 @@ for every model. For the detectors the R-CNN test score threshold is 0, so
 that every model post-processes the same 100 boxes and masks whatever its
 random weights score (the heads' work would otherwise depend on them).
 """
+import statistics
+
+import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS as REGISTRY
 from mmengine.registry import DefaultScope
 
 from ..model_zoo import MIM_ROOT
@@ -52,8 +56,6 @@ def load(name, work_dir):
 def build(name, work_dir):
     """``(model, library)``: random weights, eval mode, BatchNorm for SyncBN
     (one process)."""
-    import torch  # noqa: F401  (the libraries below need it imported)
-    from mmengine.registry import MODELS as REGISTRY
     library = MODELS[name][0]
     cfg = load(name, work_dir)
     cfg.model.backbone.init_cfg = None
@@ -67,7 +69,6 @@ def build(name, work_dir):
 
 def sample(library, height, width):
     """One ``test_step`` batch: a random uint8 image and its data sample."""
-    import torch
     image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(0))
     meta = dict(img_shape=(height, width), ori_shape=(height, width),
@@ -84,9 +85,6 @@ def sample(library, height, width):
 
 def measure(names, height, width, repeats, warmup, work_dir):
     """``[(name, median s, min s, max s)]`` of ``model.test_step``."""
-    import statistics
-
-    import torch
     rows = []
     for name in names:
         model, library = build(name, work_dir)

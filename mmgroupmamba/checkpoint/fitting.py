@@ -58,12 +58,10 @@ def _module_of(key):
 
 def _num_classes_above(model, module_name):
     """``num_classes`` of ``module_name`` or its nearest ancestor, or None."""
+    # Every prefix of a model key names one of the model's modules.
     parts = module_name.split('.') if module_name else []
     for depth in range(len(parts), -1, -1):
-        try:
-            module = model.get_submodule('.'.join(parts[:depth]))
-        except AttributeError:
-            continue
+        module = model.get_submodule('.'.join(parts[:depth]))
         value = getattr(module, 'num_classes', None)
         if isinstance(value, int):
             return value
