@@ -1,11 +1,17 @@
-"""The blocks' linear layers on a CPU: one 1x1 convolution each, with the
-numbers and gradients of ``nn.Linear`` / the per-group ``einsum``."""
+"""The blocks' pointwise layers on a CPU: linear layers as one 1x1
+convolution each, with the numbers and gradients of ``nn.Linear`` / the
+per-group ``einsum``; the FFN's depthwise conv with its GELU fused in
+inference; the FFN split by images where its hidden map is large."""
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from mmgroupmamba.models import ffn as ffn_module
+from mmgroupmamba.models.ffn import ConvFFN
 from mmgroupmamba.models.pointwise import (channel_last_linear,
+                                           depthwise_conv_gelu,
                                            grouped_channel_last_linear)
 
 
@@ -89,3 +95,104 @@ def test_autocast_gives_linear_dtype():
     assert out.dtype == expected.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), expected.float(), rtol=2e-2,
                                atol=2e-2)
+
+
+def depthwise_conv(channels=24):
+    torch.manual_seed(0)
+    return nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+
+
+def channels_last_map(*shape, dtype=torch.float32, requires_grad=False):
+    b, c, h, w = shape
+    x = torch.randn(b, h, w, c, dtype=dtype).permute(0, 3, 1, 2)
+    return x.requires_grad_(requires_grad)
+
+
+def test_conv_gelu_fuses_in_cpu_inference():
+    conv = depthwise_conv()
+    x = channels_last_map(2, 24, 9, 11)
+    with torch.no_grad(), OpNames() as ops:
+        out = depthwise_conv_gelu(conv, x)
+    # One oneDNN call; a separate GELU would write the map a second time.
+    assert ops.names == ['mkldnn._convolution_pointwise.default'], ops.names
+    expected = F.gelu(conv(x))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_gelu_keeps_autograd_and_other_dtypes_on_aten():
+    conv = depthwise_conv()
+    x = channels_last_map(2, 24, 9, 11, requires_grad=True)
+    with OpNames() as ops:
+        out = depthwise_conv_gelu(conv, x)
+    assert 'aten.gelu.default' in ops.names, ops.names
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, conv.weight), grad)
+    want = torch.autograd.grad(F.gelu(conv(x)), (x, conv.weight), grad)
+    for g, e in zip(got, want):
+        torch.testing.assert_close(g, e)
+    conv64 = depthwise_conv().double()
+    x64 = channels_last_map(2, 24, 9, 11, dtype=torch.float64)
+    with torch.no_grad(), OpNames() as ops:
+        out = depthwise_conv_gelu(conv64, x64)
+    assert 'aten.gelu.default' in ops.names, ops.names
+    torch.testing.assert_close(out, F.gelu(conv64(x64)), rtol=0, atol=0)
+
+
+def test_conv_gelu_traces_to_aten_for_export():
+    # ONNX and torch.export know no oneDNN operator.
+    class ConvGelu(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.conv = depthwise_conv()
+
+        def forward(self, x):
+            return depthwise_conv_gelu(self.conv, x)
+
+    x = channels_last_map(1, 24, 6, 6)
+    with torch.no_grad():
+        graph = torch.jit.trace(ConvGelu().eval(), x)
+    kinds = {node.kind() for node in graph.graph.nodes()}
+    assert 'aten::gelu' in kinds and not any('mkldnn' in k for k in kinds)
+
+
+def stage1_ffn():
+    torch.manual_seed(0)
+    return ConvFFN(64, 512).eval()  # GroupMamba-T/S stage 1
+
+
+def test_ffn_splits_large_cpu_batches_by_hidden_bytes():
+    ffn = stage1_ffn()
+    # 512 x 56 x 56 float32 is 6.4 MB an image: five fit under 32 MiB.
+    tokens = torch.randn(8, 56, 56, 64)
+    assert ffn.images_per_pass(tokens.permute(0, 3, 1, 2)) == 5
+    with torch.no_grad(), OpNames() as ops:
+        ffn(tokens[:5])
+    assert ops.names.count('aten.convolution.default') == 2, ops.names
+    with torch.no_grad(), OpNames() as ops:
+        out = ffn(tokens)
+    assert ops.names.count('aten.convolution.default') == 2 * 2, ops.names
+    whole = ffn.fc2(F.gelu(ffn.dwconv(
+        ffn.fc1(tokens).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)))
+    assert out.shape == whole.shape and out.is_contiguous()
+    torch.testing.assert_close(out, whole, rtol=1e-4, atol=1e-5)
+
+
+def test_split_ffn_gradients_match_one_pass(monkeypatch):
+    torch.manual_seed(0)
+    ffn = ConvFFN(8, 32)
+    tokens = torch.randn(5, 6, 7, 8, requires_grad=True)
+    grad = torch.randn(5, 6, 7, 8)
+    results = []
+    # Two images' hidden maps a pass (2 + 2 + 1), then all five at once.
+    for budget, passes in ((32 * 6 * 7 * 4 * 2, 3), (2**30, 1)):
+        monkeypatch.setattr(ffn_module, 'CPU_HIDDEN_BYTES', budget)
+        with OpNames() as ops:
+            out = ffn(tokens)
+        assert ops.names.count('aten.convolution.default') == 3 * passes
+        results.append(
+            (out, *torch.autograd.grad(out, (tokens, *ffn.parameters()),
+                                       grad)))
+    for split, whole in zip(*results):
+        torch.testing.assert_close(split, whole)
