@@ -9,11 +9,14 @@ def channel_linear(linear, x):
     """``linear`` over the channels of an NCHW map ``x`` (B, C_in, H, W) ->
     (B, C_out, H, W); on a CPU computed as a 1x1 convolution.
 
-    Why: on a CPU, oneDNN's convolution runs this product at 2.2-2.4x the
+    Why: on a CPU, oneDNN's convolution ran this product at 2.2-2.4x the
     speed of ``nn.Linear``'s GEMM (MKL ``sgemm``) at every GroupMamba-T
-    shape on the development machine (AMD EPYC with AVX-512, 2 threads,
-    batch 8: 210-244 against 84-110 GMAC/s), and it adds the bias inside
-    the kernel instead of first copying it into the output. The blocks'
+    shape on the first development machine (AMD EPYC with AVX-512, 2
+    threads, batch 8: 210-244 against 84-110 GMAC/s), and it adds the bias
+    inside the kernel instead of first copying it into the output. The gain
+    depends on the CPU: on an Intel Xeon (family 6 model 167) the two are
+    within 0.5-2x of each other either way, shape by shape (see
+    docs/benchmarks.md), so neither form is faster everywhere. The blocks'
     maps are channels-last in memory, which is oneDNN's fast layout, and
     the result keeps it: nothing is copied on the way in or out. The module
     keeps its ``weight`` (C_out, C_in) and ``bias`` (viewed as a
