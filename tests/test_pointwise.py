@@ -164,56 +164,35 @@ def stage1_ffn():
 
 def test_ffn_splits_large_cpu_batches_by_hidden_bytes():
     ffn = stage1_ffn()
-    # 512 x 56 x 56 float32 is 6.4 MB an image: two fit under 16 MiB.
+    # 512 x 56 x 56 float32 is 6.4 MB an image: five fit under 32 MiB.
     tokens = torch.randn(8, 56, 56, 64)
-    assert ffn.rows_per_pass(tokens.permute(0, 3, 1, 2)) == 2 * 56
+    assert ffn.images_per_pass(tokens.permute(0, 3, 1, 2)) == 5
     with torch.no_grad(), OpNames() as ops:
-        ffn(tokens[:2])
+        ffn(tokens[:5])
     assert ops.names.count('aten.convolution.default') == 2, ops.names
     with torch.no_grad(), OpNames() as ops:
         out = ffn(tokens)
-    assert ops.names.count('aten.convolution.default') == 4 * 2, ops.names
+    assert ops.names.count('aten.convolution.default') == 2 * 2, ops.names
     whole = ffn.fc2(F.gelu(ffn.dwconv(
         ffn.fc1(tokens).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)))
     assert out.shape == whole.shape and out.is_contiguous()
     torch.testing.assert_close(out, whole, rtol=1e-4, atol=1e-5)
 
 
-def test_ffn_runs_a_large_image_in_bands_of_rows():
-    ffn = stage1_ffn()
-    # Stage 1 of a detector at 800x1216: 622 KB a hidden row, 26 rows fit
-    # under 16 MiB; with the two extra rows, 9 bands of at most 23 rows.
-    image = torch.randn(1, 64, 200, 304).permute(0, 2, 3, 1)
-    assert ffn.rows_per_pass(torch.empty(1, 64, 200, 304)) == 23
-    # 128 x 128 (UperNet at 512x512): 64 rows fit, 3 bands of 43.
-    assert ffn.rows_per_pass(torch.empty(2, 64, 128, 128)) == 43
-    with torch.no_grad(), OpNames() as ops:
-        out = ffn(image)
-    assert ops.names.count('aten.convolution.default') == 9 * 2, ops.names
-    whole = ffn.mlp(image.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-    assert out.is_contiguous()
-    torch.testing.assert_close(out, whole, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize(
-    'budget, passes',
-    [
-        (32 * 6 * 7 * 4 * 2, 3),  # two images' hidden maps a pass: 2 + 2 + 1
-        (32 * 7 * 4 * 4, 5 * 3),  # 4 rows fit, bands of 2 rows + 2 extra
-        (2**30, 1),  # all five images at once
-    ])
-def test_split_ffn_gradients_match_one_pass(monkeypatch, budget, passes):
+def test_split_ffn_gradients_match_one_pass(monkeypatch):
     torch.manual_seed(0)
     ffn = ConvFFN(8, 32)
     tokens = torch.randn(5, 6, 7, 8, requires_grad=True)
     grad = torch.randn(5, 6, 7, 8)
-    monkeypatch.setattr(ffn_module, 'CPU_HIDDEN_BYTES', budget)
-    with OpNames() as ops:
-        out = ffn(tokens)
-    assert ops.names.count('aten.convolution.default') == 3 * passes
-    whole = ffn.mlp(tokens.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-    params = (tokens, *ffn.parameters())
-    torch.testing.assert_close(out, whole)
-    for split, one in zip(torch.autograd.grad(out, params, grad),
-                          torch.autograd.grad(whole, params, grad)):
-        torch.testing.assert_close(split, one)
+    results = []
+    # Two images' hidden maps a pass (2 + 2 + 1), then all five at once.
+    for budget, passes in ((32 * 6 * 7 * 4 * 2, 3), (2**30, 1)):
+        monkeypatch.setattr(ffn_module, 'CPU_HIDDEN_BYTES', budget)
+        with OpNames() as ops:
+            out = ffn(tokens)
+        assert ops.names.count('aten.convolution.default') == 3 * passes
+        results.append(
+            (out, *torch.autograd.grad(out, (tokens, *ffn.parameters()),
+                                       grad)))
+    for split, whole in zip(*results):
+        torch.testing.assert_close(split, whole)

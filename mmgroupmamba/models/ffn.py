@@ -6,15 +6,13 @@ from .init import init_conv, init_linear
 from .pointwise import is_traced, channel_linear, depthwise_conv_gelu
 
 #: On a CPU, the most bytes of hidden map one pass of the FFN makes: larger
-#: batches run a few images a pass, and an image larger still runs in bands
-#: of rows. Why: glibc serves a request above its largest mmap threshold
-#: (32 MiB on 64-bit hosts) with fresh pages every time, and touching them
-#: costs about as much as the layer (GroupMamba-T's stage-1 hidden map is
-#: 51 MB at batch 8: 12.5k page faults per fc1 call). A pass keeps two
-#: hidden maps alive (fc1's output and the activated map), so 16 MiB each;
-#: measured against 32 MiB, 619 against 686 ms for a batch-8 GroupMamba-T
-#: forward (docs/benchmarks.md).
-CPU_HIDDEN_BYTES = 16 * 2**20
+#: batches run a few images at a time. Why: glibc serves a request above its
+#: largest mmap threshold (32 MiB on 64-bit hosts) with fresh pages every
+#: time, and touching them costs about as much as the layer (GroupMamba-T's
+#: stage-1 hidden map is 51 MB at batch 8: 12.5k page faults per fc1 call).
+#: Maps at or below it are reused from the heap.
+CPU_HIDDEN_BYTES = 32 * 2**20
+
 
 class ConvFFN(nn.Module):
     """fc1 -> depthwise 3x3 conv -> GELU (exact) -> fc2, on channel-last tokens.
@@ -41,20 +39,13 @@ class ConvFFN(nn.Module):
         # torch.compile keeps too (going back to tokens between the layers
         # made it copy the hidden map twice per block at batch 1).
         x = x.permute(0, 3, 1, 2)
-        # Traced graphs (compile, export) take the batch whole: a split
-        # would fix their input size, and Inductor plans its own buffers.
-        if is_traced() or x.device.type != 'cpu':
-            return self.mlp(x).permute(0, 2, 3, 1)
-        rows = self.rows_per_pass(x)
-        height = x.shape[2]
-        # The pieces join as tokens (B, H, W, C): a concatenation of NCHW
-        # maps of one image would not keep the channels-last layout.
-        if rows < height:
-            return torch.cat([self.mlp_in_bands(image, rows)
-                              for image in x.split(1)])
-        if rows // height < len(x):
-            return torch.cat([self.mlp(part).permute(0, 2, 3, 1)
-                              for part in x.split(rows // height)])
+        # Traced graphs (compile, export) take the batch whole: the split
+        # would fix their batch size, and inductor plans its own buffers.
+        if not is_traced() and x.device.type == 'cpu':
+            parts = x.split(self.images_per_pass(x))
+            if len(parts) > 1:
+                x = torch.cat([self.mlp(part) for part in parts])
+                return x.permute(0, 2, 3, 1)
         return self.mlp(x).permute(0, 2, 3, 1)
 
     def mlp(self, x):
@@ -63,33 +54,9 @@ class ConvFFN(nn.Module):
                               depthwise_conv_gelu(self.dwconv,
                                                   channel_linear(self.fc1, x)))
 
-    def mlp_in_bands(self, x, rows):
-        """:meth:`mlp` of one image ``x`` (1, C, H, W) in bands of ``rows``
-        output rows, as tokens (1, H, W, C). Each band's fc1 and 3x3 conv
-        also make the row above and below it that the conv reads (the
-        image's zero padding at its edges), so the bands join to the
-        one-pass result to the bit."""
-        height = x.shape[2]
-        bands = []
-        for top in range(0, height, rows):
-            bottom = min(top + rows, height)
-            first, last = max(top - 1, 0), min(bottom + 1, height)
-            hidden = depthwise_conv_gelu(
-                self.dwconv, channel_linear(self.fc1, x[:, :, first:last]))
-            band = channel_linear(
-                self.fc2, hidden[:, :, top - first:bottom - first])
-            bands.append(band.permute(0, 2, 3, 1))
-        return torch.cat(bands, dim=1)
-
-    def rows_per_pass(self, x):
-        """Rows of hidden map one CPU pass makes for a map ``x`` (B, C, H,
-        W): whole images (a multiple of H) where one fits
-        :data:`CPU_HIDDEN_BYTES`, else H split evenly into bands that fit
-        with their two extra rows."""
-        height = x.shape[2]
-        row_bytes = self.fc1.out_features * x.shape[3] * x.element_size()
-        rows = CPU_HIDDEN_BYTES // row_bytes
-        if rows >= height:
-            return rows - rows % height
-        bands = -(-height // max(1, rows - 2))
-        return -(-height // bands)
+    def images_per_pass(self, x):
+        """How many images of a map ``x`` (B, C, H, W) one pass takes on a
+        CPU: as many as keep the hidden map within
+        :data:`CPU_HIDDEN_BYTES`, at least one."""
+        per_image = self.fc1.out_features * x.shape[2] * x.shape[3]
+        return max(1, CPU_HIDDEN_BYTES // (per_image * x.element_size()))
