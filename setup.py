@@ -99,9 +99,9 @@ setup(
     packages=find_packages(include=('mmgroupmamba', 'mmgroupmamba.*')) +
     ['mmgroupmamba.ops'],
     package_dir={'mmgroupmamba.ops': 'ops'},
-    # The compiled CPU scan's C++ source, built on first use (ops/cpu_compiled).
+    # The compiled CPU kernels' C++ sources, built on first use (ops/cpu_compiled).
     package_data={'mmgroupmamba': ['.mim/**/*'],
-                  'mmgroupmamba.ops': ['csrc/*.cpp']},
+                  'mmgroupmamba.ops': ['csrc/*.cpp', 'csrc/*.h']},
     install_requires=read_requirements('runtime.txt'),
     extras_require=EXTRAS,
     classifiers=[

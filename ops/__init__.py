@@ -20,7 +20,11 @@ Modules:
   use; on torch >= 2.4 the operator ``mmgroupmamba::directional_scan`` of
   ``custom_op``, which ``torch.compile`` and ``torch.export`` see whole),
   ``segsum`` (loop-free, exportable), ``triton_scan``,
-  ``mamba_ssm_backend``; ``directions`` (the four scan orders).
+  ``mamba_ssm_backend``; ``directions`` (the four scan orders);
+* ``layer_norm_gated``: the gated per-group LayerNorm after the scan (one
+  pass of the compiled extension in CPU inference);
+* ``tracing``: whether a call is being recorded into a graph (the fast
+  eager paths step aside).
 """
 from . import (cpu, cpu_compiled, directions, mamba_ssm_backend, reference,
                segsum)
@@ -30,6 +34,7 @@ from .backends import (_auto_backend, BACKEND_ENV_VAR, BackendStatus,
                        SCAN_BACKENDS, ScanBackend, available_backends,
                        resolve_backend)
 from .dispatch import directional_scan_fn, selective_scan_fn
+from .layer_norm_gated import layer_norm_gated
 from .flops import (SCAN_FLOP_HANDLES, TRACED_SCAN_OPS,
                     TracedDirectionalScan, TracedSelectiveScan,
                     register_flop_handles, selective_scan_flops)
@@ -40,7 +45,8 @@ from .reference import selective_scan_ref
 register_flop_handles()
 
 __all__ = [
-    'selective_scan_fn', 'directional_scan_fn', 'selective_scan_ref',
+    'selective_scan_fn', 'directional_scan_fn', 'layer_norm_gated',
+    'selective_scan_ref',
     'selective_scan_flops', 'available_backends', 'resolve_backend',
     'SCAN_BACKENDS', 'ScanBackend', 'BACKEND_ENV_VAR', 'BackendStatus',
     'TRACED_SCAN_OPS', 'SCAN_FLOP_HANDLES', 'TracedSelectiveScan',

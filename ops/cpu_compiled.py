@@ -31,9 +31,16 @@ import torch
 from ..torch_version import CUSTOM_OPS_SUPPORTED
 from .directions import flat_as_token_major
 
-#: The C++ source, shipped as package data.
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc',
-                      'directional_scan_cpu.cpp')
+#: The C++ sources, shipped as package data: the scan, the gated norm that
+#: follows it in the model, and the module's bindings.
+CSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc')
+SOURCES = [
+    os.path.join(CSRC, name)
+    for name in ('directional_scan_cpu.cpp', 'layer_norm_gated_cpu.cpp',
+                 'extension.cpp')
+]
+#: Headers the sources include: part of what a build depends on.
+HEADERS = [os.path.join(CSRC, name) for name in ('fast_math.h', 'kernels.h')]
 
 
 def _compiler():
@@ -82,8 +89,9 @@ def extension_name():
         str: ``mmgroupmamba_scan_cpu_<hash>``.
     """
     digest = hashlib.sha256()
-    with open(SOURCE, 'rb') as f:
-        digest.update(f.read())
+    for path in SOURCES + HEADERS:
+        with open(path, 'rb') as f:
+            digest.update(f.read())
     for part in (torch.__version__, ' '.join(compile_flags()), _cpu_model()):
         digest.update(part.encode())
     return f'mmgroupmamba_scan_cpu_{digest.hexdigest()[:12]}'
@@ -119,14 +127,14 @@ def _load():
     from torch.utils.cpp_extension import load
     flags = compile_flags()
     try:
-        module = load(name=extension_name(), sources=[SOURCE],
+        module = load(name=extension_name(), sources=SOURCES,
                       extra_cflags=flags, extra_ldflags=['-fopenmp'])
     except RuntimeError as error:
         # torch raises RuntimeError from the compiler's CalledProcessError;
         # anything else is not a failed build and must surface.
         if not isinstance(error.__cause__, subprocess.CalledProcessError):
             raise
-        return None, f'building {SOURCE} failed: {error}'
+        return None, f'building {CSRC} failed: {error}'
     return module, None
 
 

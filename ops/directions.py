@@ -12,6 +12,8 @@ import functools
 
 import torch
 
+from .tracing import is_traced
+
 NUM_DIRECTIONS = 4
 
 
@@ -42,13 +44,6 @@ def scan_orders(height, width, device):
         unorder = torch.empty_like(order)
         unorder.scatter_(1, order, row_major.expand(NUM_DIRECTIONS, -1))
     return order, unorder
-
-
-def _is_compiling():
-    """Whether dynamo traces this call (torch.compile, torch.export)."""
-    if hasattr(torch.compiler, 'is_compiling'):
-        return torch.compiler.is_compiling()
-    return torch._dynamo.is_compiling()  # torch < 2.3: its earlier home
 
 
 def flat_as_token_major(u, delta, B, C, z):
@@ -103,8 +98,7 @@ def directional_scan(selective_scan, u, delta, A, B, C, D, z, delta_bias,
     # Traced (export, compile, jit): the orders become graph ops, not a
     # cache; a cached tensor made inside one traced scan node would be
     # unknown to the next one.
-    traced = _is_compiling() or torch.jit.is_tracing()
-    orders = scan_orders.__wrapped__ if traced else scan_orders
+    orders = scan_orders.__wrapped__ if is_traced() else scan_orders
     order, unorder = orders(height, width, u.device)
 
     def gathered(x):  # (b, L, 4, e) -> (b, 4, e, L) in each group's order

@@ -21,6 +21,11 @@ from pathlib import Path
 import pytest
 from conftest import DATA, REPO
 
+from mmgroupmamba.ops import cpu_compiled
+
+# The compiled CPU kernels' sources and headers, which the package must ship.
+CSRC_FILES = [Path(p).name for p in cpu_compiled.SOURCES + cpu_compiled.HEADERS]
+
 # What the installed package must do, run inside the fresh environment.
 PROBE = r'''
 import importlib, importlib.util, json, pathlib, sys
@@ -130,7 +135,7 @@ def test_wheel_holds_every_subpackage_and_the_model_index(artifacts):
     for module in ('mmgroupmamba/__init__.py', 'mmgroupmamba/ops/cpu.py',
                    'mmgroupmamba/ops/triton_scan.py',
                    'mmgroupmamba/ops/cpu_compiled.py',
-                   'mmgroupmamba/ops/csrc/directional_scan_cpu.cpp',
+                   *(f'mmgroupmamba/ops/csrc/{name}' for name in CSRC_FILES),
                    'mmgroupmamba/engine/weights_only_hook.py',
                    'mmgroupmamba/models/backbone.py',
                    'mmgroupmamba/.mim/model-index.yml',
@@ -167,7 +172,7 @@ def test_sdist_holds_what_setup_reads(artifacts):
              if '/' in n}
     for name in ('setup.py', 'README.md', 'model-index.yml', 'MANIFEST.in',
                  'requirements/runtime.txt', 'requirements/det.txt',
-                 'ops/cpu.py', 'ops/csrc/directional_scan_cpu.cpp',
+                 'ops/cpu.py', *(f'ops/csrc/{name}' for name in CSRC_FILES),
                  'configs/metafile.yml', 'configs/metafile_det.yml',
                  'configs/metafile_seg.yml',
                  'mmgroupmamba/.mim/configs/metafile.yml',

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmgroupmamba.ops import available_backends, directional_scan_fn
+from mmgroupmamba.ops import (available_backends, directional_scan_fn,
+                              layer_norm_gated)
 # scan_orders is re-exported: the scan directions are the model's, and
 # tools/visualize.py draws them from here.
 from mmgroupmamba.ops.directions import NUM_DIRECTIONS, scan_orders  # noqa: F401
@@ -212,9 +213,9 @@ class DirectionalSSM(nn.Module):
             backend=self.scan_backend)
 
         # (B, L, 4, g): per-group LayerNorm, gate, projection.
-        y = y.reshape(b, length, k, g)  # a view for the built-in backends
-        y = F.layer_norm(y, (g, ), eps=1e-5)
-        y = y * self.out_norm_weight + self.out_norm_bias
-        y = y * F.silu(z.reshape(b, length, k, g).to(y.dtype))
+        y = layer_norm_gated(
+            y.reshape(b, length, k, g),  # a view for the built-in backends
+            self.out_norm_weight, self.out_norm_bias,
+            z.reshape(b, length, k, g).to(y.dtype), eps=1e-5)
         return grouped_channel_last_linear(self.out_proj_weight.to(y.dtype),
                                            y.reshape(b, h, w, c))

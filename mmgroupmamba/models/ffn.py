@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from .init import init_conv, init_linear
-from .pointwise import is_traced, channel_linear, depthwise_conv_gelu
+from mmgroupmamba.ops.tracing import is_traced
+from .pointwise import channel_linear, depthwise_conv_gelu
 
 #: On a CPU, the most bytes of hidden map one pass of the FFN makes: larger
 #: batches run a few images at a time. Why: glibc serves a request above its

@@ -61,6 +61,8 @@ class GroupMambaLayer(nn.Module):
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()  # the official layer runs in float32 under AMP
         xn = self.norm(x)
-        y = self.ssm(xn) * self.skip_scale * xn
-        y = y * self.cam(xn)[:, None, None, :]
+        # skip_scale * cam is a (B, C) gain: folded before it meets the
+        # maps, the two map-sized products become one.
+        gain = (self.skip_scale * self.cam(xn))[:, None, None, :]
+        y = self.ssm(xn) * (xn * gain)
         return channel_last_linear(self.proj, self.norm(y))

@@ -4,6 +4,8 @@ with its GELU fused into one oneDNN call."""
 import torch
 import torch.nn.functional as F
 
+from mmgroupmamba.ops.tracing import is_traced
+
 
 def channel_linear(linear, x):
     """``linear`` over the channels of an NCHW map ``x`` (B, C_in, H, W) ->
@@ -65,20 +67,6 @@ def grouped_channel_last_linear(weight, x):
     kernel = weight.reshape(groups * c_out, c_in, 1, 1)
     out = F.conv2d(x.permute(0, 3, 1, 2), kernel, groups=groups)
     return out.permute(0, 2, 3, 1)
-
-
-def is_traced():
-    """Whether torch.compile, torch.export or jit tracing records this call:
-    their graphs must hold ordinary aten operators (ONNX has no oneDNN op)."""
-    if torch.jit.is_tracing():
-        return True
-    compiler = getattr(torch, 'compiler', None)
-    # torch.export's default (non-strict) tracing runs no dynamo.
-    if hasattr(compiler, 'is_exporting') and compiler.is_exporting():
-        return True
-    if hasattr(compiler, 'is_compiling'):
-        return compiler.is_compiling()
-    return torch._dynamo.is_compiling()  # torch < 2.3: its earlier home
 
 
 def _fused_gelu_applies(conv, x):
