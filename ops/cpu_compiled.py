@@ -10,12 +10,13 @@ no states at all, then runs the adjoint scan backwards in time. The flat
 (b, d, l) ``selective_scan`` is the same kernel with every group scanning
 row-major. float32 and float64; any d_state.
 
-The source, ``csrc/directional_scan_cpu.cpp`` (shipped with the package),
-is compiled on first use with ``torch.utils.cpp_extension.load`` into
-torch's extension cache (``TORCH_EXTENSIONS_DIR``, by default
-``~/.cache/torch_extensions``), under a name that changes with the source,
-the torch version and the compiler flags, so a new torch or an edited source
-never loads a stale build. Without a C++ compiler or ninja the backend is
+The sources in ``csrc/`` (shipped with the package: the scan, the gated
+per-group LayerNorm of :mod:`~mmgroupmamba.ops.layer_norm_gated`, shared
+float32 approximations and the bindings) are compiled on first use, into one
+module, with ``torch.utils.cpp_extension.load`` into torch's extension cache
+(``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``), under
+a name that changes with the sources, the torch version and the compiler
+flags, so a new torch or an edited source never loads a stale build. Without a C++ compiler or ninja the backend is
 unavailable with that reason (``'auto'`` then keeps ``'cpu'``); a compiler
 that fails on the source makes it unavailable with the compiler's message.
 """
