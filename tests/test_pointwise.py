@@ -1,7 +1,7 @@
 """The blocks' pointwise layers on a CPU: linear layers as one 1x1
 convolution each, with the numbers and gradients of ``nn.Linear`` / the
 per-group ``einsum``; the FFN's depthwise conv with its GELU fused in
-inference; the FFN split by images where its hidden map is large."""
+inference (the mixer's with its SiLU); the FFN split by images where its hidden map is large."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from mmgroupmamba.models import ffn as ffn_module
 from mmgroupmamba.models.ffn import ConvFFN
 from mmgroupmamba.models.pointwise import (channel_last_linear,
-                                           depthwise_conv_gelu,
+                                           depthwise_conv_act,
                                            grouped_channel_last_linear)
 
 
@@ -108,53 +108,69 @@ def channels_last_map(*shape, dtype=torch.float32, requires_grad=False):
     return x.requires_grad_(requires_grad)
 
 
-def test_conv_gelu_fuses_in_cpu_inference():
+EAGER = {'gelu': F.gelu, 'silu': F.silu}
+
+
+def conv_act(conv, x, activation):
+    return depthwise_conv_act(x, conv.weight, conv.bias, activation)
+
+
+@pytest.mark.parametrize('activation', ['gelu', 'silu'])
+def test_conv_act_fuses_in_cpu_inference(activation):
     conv = depthwise_conv()
     x = channels_last_map(2, 24, 9, 11)
     with torch.no_grad(), OpNames() as ops:
-        out = depthwise_conv_gelu(conv, x)
-    # One oneDNN call; a separate GELU would write the map a second time.
+        out = conv_act(conv, x, activation)
+    # One oneDNN call; a separate activation would write the map again.
     assert ops.names == ['mkldnn._convolution_pointwise.default'], ops.names
-    expected = F.gelu(conv(x))
+    expected = EAGER[activation](conv(x))
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_conv_gelu_keeps_autograd_and_other_dtypes_on_aten():
+@pytest.mark.parametrize('activation', ['gelu', 'silu'])
+def test_conv_act_keeps_autograd_and_other_dtypes_on_aten(activation):
     conv = depthwise_conv()
+    eager = EAGER[activation]
     x = channels_last_map(2, 24, 9, 11, requires_grad=True)
     with OpNames() as ops:
-        out = depthwise_conv_gelu(conv, x)
-    assert 'aten.gelu.default' in ops.names, ops.names
+        out = conv_act(conv, x, activation)
+    assert f'aten.{activation}.default' in ops.names, ops.names
     grad = torch.randn_like(out)
     got = torch.autograd.grad(out, (x, conv.weight), grad)
-    want = torch.autograd.grad(F.gelu(conv(x)), (x, conv.weight), grad)
+    want = torch.autograd.grad(eager(conv(x)), (x, conv.weight), grad)
     for g, e in zip(got, want):
         torch.testing.assert_close(g, e)
+    # A parameter that needs a gradient is enough to stay on aten.
+    with OpNames() as ops:
+        conv_act(conv, x.detach(), activation)
+    assert f'aten.{activation}.default' in ops.names, ops.names
     conv64 = depthwise_conv().double()
     x64 = channels_last_map(2, 24, 9, 11, dtype=torch.float64)
     with torch.no_grad(), OpNames() as ops:
-        out = depthwise_conv_gelu(conv64, x64)
-    assert 'aten.gelu.default' in ops.names, ops.names
-    torch.testing.assert_close(out, F.gelu(conv64(x64)), rtol=0, atol=0)
+        out = conv_act(conv64, x64, activation)
+    assert f'aten.{activation}.default' in ops.names, ops.names
+    torch.testing.assert_close(out, eager(conv64(x64)), rtol=0, atol=0)
 
 
-def test_conv_gelu_traces_to_aten_for_export():
+@pytest.mark.parametrize('activation', ['gelu', 'silu'])
+def test_conv_act_traces_to_aten_for_export(activation):
     # ONNX and torch.export know no oneDNN operator.
-    class ConvGelu(nn.Module):
+    class ConvAct(nn.Module):
 
         def __init__(self):
             super().__init__()
             self.conv = depthwise_conv()
 
         def forward(self, x):
-            return depthwise_conv_gelu(self.conv, x)
+            return conv_act(self.conv, x, activation)
 
     x = channels_last_map(1, 24, 6, 6)
     with torch.no_grad():
-        graph = torch.jit.trace(ConvGelu().eval(), x)
+        graph = torch.jit.trace(ConvAct().eval(), x)
     kinds = {node.kind() for node in graph.graph.nodes()}
-    assert 'aten::gelu' in kinds and not any('mkldnn' in k for k in kinds)
+    assert f'aten::{activation}' in kinds, kinds
+    assert not any('mkldnn' in k for k in kinds)
 
 
 def stage1_ffn():

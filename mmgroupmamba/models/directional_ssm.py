@@ -14,7 +14,6 @@ Group k's parameters are exactly the official ``mamba_g{k+1}`` tensors
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mmgroupmamba.ops import (available_backends, directional_scan_fn,
@@ -22,7 +21,7 @@ from mmgroupmamba.ops import (available_backends, directional_scan_fn,
 # scan_orders is re-exported: the scan directions are the model's, and
 # tools/visualize.py draws them from here.
 from mmgroupmamba.ops.directions import NUM_DIRECTIONS, scan_orders  # noqa: F401
-from .pointwise import grouped_channel_last_linear
+from .pointwise import depthwise_conv_act, grouped_channel_last_linear
 
 
 def check_scan_backend(backend):
@@ -186,9 +185,8 @@ class DirectionalSSM(nn.Module):
 
         # The depthwise conv of the four groups is one conv over all channels.
         u = u.reshape(b, h, w, c).permute(0, 3, 1, 2)
-        u = F.silu(
-            F.conv2d(u, self.conv_weight.view(c, 1, 3, 3),
-                     self.conv_bias.view(c), padding=1, groups=c))
+        u = depthwise_conv_act(u, self.conv_weight.view(c, 1, 3, 3),
+                               self.conv_bias.view(c), 'silu')
         u = u.reshape(b, k, g, length)
 
         # Projections are per token, in row-major token order.

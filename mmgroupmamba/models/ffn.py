@@ -4,7 +4,7 @@ from torch import nn
 
 from .init import init_conv, init_linear
 from mmgroupmamba.ops.tracing import is_traced
-from .pointwise import channel_linear, depthwise_conv_gelu
+from .pointwise import channel_linear, depthwise_conv_act
 
 #: On a CPU, the most bytes of hidden map one pass of the FFN makes: larger
 #: batches run a few images at a time. Why: glibc serves a request above its
@@ -51,9 +51,10 @@ class ConvFFN(nn.Module):
 
     def mlp(self, x):
         """The three layers on a map ``x`` (B, C, H, W) -> (B, C, H, W)."""
-        return channel_linear(self.fc2,
-                              depthwise_conv_gelu(self.dwconv,
-                                                  channel_linear(self.fc1, x)))
+        hidden = depthwise_conv_act(
+            channel_linear(self.fc1, x), self.dwconv.weight, self.dwconv.bias,
+            'gelu')
+        return channel_linear(self.fc2, hidden)
 
     def images_per_pass(self, x):
         """How many images of a map ``x`` (B, C, H, W) one pass takes on a

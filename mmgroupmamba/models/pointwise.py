@@ -1,6 +1,7 @@
 """The blocks' pointwise layers in their fast CPU forms: linear layers on
-channel-last maps as 1x1 convolutions, and the FFN's depthwise convolution
-with its GELU fused into one oneDNN call."""
+channel-last maps as 1x1 convolutions, and the depthwise convolutions with
+their activation (the FFN's GELU, the mixer's SiLU) fused into one oneDNN
+call."""
 import torch
 import torch.nn.functional as F
 
@@ -69,8 +70,17 @@ def grouped_channel_last_linear(weight, x):
     return out.permute(0, 2, 3, 1)
 
 
-def _fused_gelu_applies(conv, x):
-    """Whether :func:`depthwise_conv_gelu` may take oneDNN's fused kernel:
+#: The activations :func:`depthwise_conv_act` takes: the eager function, the
+#: name of oneDNN's post-op for it and the post-op's algorithm (as torch's
+#: inductor passes them; 'none' is the exact, erf GELU).
+ACTIVATIONS = {
+    'gelu': (F.gelu, 'gelu', 'none'),
+    'silu': (F.silu, 'swish', ''),
+}
+
+
+def _fused_applies(x, weight, bias):
+    """Whether :func:`depthwise_conv_act` may take oneDNN's fused kernel:
     an eager float32 CPU call that autograd does not record (the fused
     operator has no backward), with oneDNN enabled."""
     if is_traced() or x.device.type != 'cpu' or x.dtype != torch.float32:
@@ -78,32 +88,39 @@ def _fused_gelu_applies(conv, x):
     if not (torch.backends.mkldnn.is_available()
             and torch.backends.mkldnn.enabled):
         return False
-    return not (torch.is_grad_enabled() and (
-        x.requires_grad or any(p.requires_grad for p in conv.parameters())))
+    return not (torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, weight, bias)))
 
 
-def depthwise_conv_gelu(conv, x):
-    """``gelu(conv(x))`` (exact GELU) for a depthwise ``nn.Conv2d`` with zero
-    padding, ``x`` (B, C, H, W) -> (B, C, H', W'), laid out as ``x``.
+def depthwise_conv_act(x, weight, bias, activation):
+    """``activation(conv2d(x, weight, bias))`` for a depthwise kernel with
+    'same' zero padding, stride 1: ``x`` (B, C, H, W) -> (B, C, H, W), laid
+    out as ``x``.
 
-    Why: on a CPU, in inference, oneDNN applies the GELU inside the
+    Why: on a CPU, in inference, oneDNN applies the activation inside the
     convolution's kernel (the post-op torch's inductor uses for the same
-    pattern), so the FFN's widest map, ``mlp_ratio`` times the block's
-    channels, is written once instead of being written, read and written
-    again. In GroupMamba-T at batch 8 the separate GELU took 13% of the
-    forward. Results agree with the two-step form within float32 rounding.
-    Anywhere else (autograd, another dtype or device, a traced graph) this
-    is the two-step form.
+    pattern), so the map is written once instead of being written, read
+    and written again: the FFN's GELU on its widest map (``mlp_ratio``
+    times the block's channels; 13% of GroupMamba-T's batch-8 forward when
+    separate) and the mixer's SiLU before the scan (stage 1, batch 8:
+    1.8 against 14.9 ms on an Intel Xeon, 2 threads). Results agree with
+    the two-step form within float32 rounding. Anywhere else (autograd,
+    another dtype or device, a traced graph) this is the two-step form.
 
     Args:
-        conv (nn.Conv2d): The depthwise convolution.
         x (Tensor): Map (B, C, H, W).
+        weight (Tensor): Depthwise kernel (C, 1, k, k), k odd.
+        bias (Tensor | None): (C, ).
+        activation (str): 'gelu' (exact) or 'silu'.
 
     Returns:
         Tensor: The activated map.
     """
-    if not _fused_gelu_applies(conv, x):
-        return F.gelu(conv(x))
+    eager, post_op, algorithm = ACTIVATIONS[activation]
+    channels, size = weight.shape[0], weight.shape[-1]
+    if not _fused_applies(x, weight, bias):
+        return eager(F.conv2d(x, weight, bias, padding=size // 2,
+                              groups=channels))
     return torch.ops.mkldnn._convolution_pointwise(
-        x, conv.weight, conv.bias, list(conv.padding), list(conv.stride),
-        list(conv.dilation), conv.groups, 'gelu', [], 'none')
+        x, weight, bias, [size // 2] * 2, [1, 1], [1, 1], channels, post_op,
+        [], algorithm)
