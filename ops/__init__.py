@@ -21,8 +21,8 @@ Modules:
   ``custom_op``, which ``torch.compile`` and ``torch.export`` see whole),
   ``segsum`` (loop-free, exportable), ``triton_scan``,
   ``mamba_ssm_backend``; ``directions`` (the four scan orders);
-* ``layer_norm_gated``: the gated per-group LayerNorm after the scan (one
-  pass of the compiled extension in CPU inference);
+* ``gated_norm``: ``layer_norm_gated``, the gated per-group LayerNorm
+  after the scan (one pass of the compiled extension in CPU inference);
 * ``tracing``: whether a call is being recorded into a graph (the fast
   eager paths step aside).
 """
@@ -34,7 +34,7 @@ from .backends import (_auto_backend, BACKEND_ENV_VAR, BackendStatus,
                        SCAN_BACKENDS, ScanBackend, available_backends,
                        resolve_backend)
 from .dispatch import directional_scan_fn, selective_scan_fn
-from .layer_norm_gated import layer_norm_gated
+from .gated_norm import layer_norm_gated
 from .flops import (SCAN_FLOP_HANDLES, TRACED_SCAN_OPS,
                     TracedDirectionalScan, TracedSelectiveScan,
                     register_flop_handles, selective_scan_flops)

@@ -11,7 +11,7 @@ no states at all, then runs the adjoint scan backwards in time. The flat
 row-major. float32 and float64; any d_state.
 
 The sources in ``csrc/`` (shipped with the package: the scan, the gated
-per-group LayerNorm of :mod:`~mmgroupmamba.ops.layer_norm_gated`, shared
+per-group LayerNorm of :mod:`~mmgroupmamba.ops.gated_norm`, shared
 float32 approximations and the bindings) are compiled on first use, into one
 module, with ``torch.utils.cpp_extension.load`` into torch's extension cache
 (``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``), under
