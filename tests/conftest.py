@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
@@ -162,3 +163,15 @@ def check_backbone_loaded(model, path):
     for key in backbone_keys:
         if key not in new_norms:
             assert torch.equal(loaded[key], expected[key]), key
+
+
+class OpNames(TorchDispatchMode):
+    """Record the names of the aten operators a block of code runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(str(func))
+        return func(*args, **(kwargs or {}))

@@ -4,25 +4,13 @@ numbers either way."""
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
+from conftest import OpNames
 
 from mmgroupmamba.ops import cpu_compiled, layer_norm_gated
 
 needs_extension = pytest.mark.skipif(
     cpu_compiled.unavailable_reason(torch.device('cpu')) is not None,
     reason='the compiled CPU extension cannot be built here')
-
-
-class OpNames(TorchDispatchMode):
-    """Record the names of the aten operators a block of code runs."""
-
-    def __init__(self):
-        super().__init__()
-        self.names = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(str(func))
-        return func(*args, **(kwargs or {}))
 
 
 def reference(y, weight, bias, z, eps=1e-5):

@@ -1,30 +1,19 @@
 """The blocks' pointwise layers on a CPU: linear layers as one 1x1
 convolution each, with the numbers and gradients of ``nn.Linear`` / the
-per-group ``einsum``; the FFN's depthwise conv with its GELU fused in
-inference (the mixer's with its SiLU); the FFN split by images where its hidden map is large."""
+per-group ``einsum``; the depthwise convs with their activation fused in
+inference (the FFN's GELU, the mixer's SiLU); the FFN split by images where
+its hidden map is large."""
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import OpNames
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmgroupmamba.models import ffn as ffn_module
 from mmgroupmamba.models.ffn import ConvFFN
 from mmgroupmamba.models.pointwise import (channel_last_linear,
                                            depthwise_conv_act,
                                            grouped_channel_last_linear)
-
-
-class OpNames(TorchDispatchMode):
-    """Record the names of the aten operators a block of code runs."""
-
-    def __init__(self):
-        super().__init__()
-        self.names = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.append(str(func))
-        return func(*args, **(kwargs or {}))
 
 
 def grouped_reference(weight, x):
