@@ -101,7 +101,8 @@ EAGER = {'gelu': F.gelu, 'silu': F.silu}
 
 
 def conv_act(conv, x, activation):
-    return depthwise_conv_act(x, conv.weight, conv.bias, activation)
+    return depthwise_conv_act(x, conv.weight, conv.bias, conv.padding[0],
+                              activation)
 
 
 @pytest.mark.parametrize('activation', ['gelu', 'silu'])

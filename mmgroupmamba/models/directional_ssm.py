@@ -186,7 +186,7 @@ class DirectionalSSM(nn.Module):
         # The depthwise conv of the four groups is one conv over all channels.
         u = u.reshape(b, h, w, c).permute(0, 3, 1, 2)
         u = depthwise_conv_act(u, self.conv_weight.view(c, 1, 3, 3),
-                               self.conv_bias.view(c), 'silu')
+                               self.conv_bias.view(c), 1, 'silu')
         u = u.reshape(b, k, g, length)
 
         # Projections are per token, in row-major token order.

@@ -53,7 +53,7 @@ class ConvFFN(nn.Module):
         """The three layers on a map ``x`` (B, C, H, W) -> (B, C, H, W)."""
         hidden = depthwise_conv_act(
             channel_linear(self.fc1, x), self.dwconv.weight, self.dwconv.bias,
-            'gelu')
+            self.dwconv.padding[0], 'gelu')
         return channel_linear(self.fc2, hidden)
 
     def images_per_pass(self, x):

@@ -92,9 +92,9 @@ def _fused_applies(x, weight, bias):
         t is not None and t.requires_grad for t in (x, weight, bias)))
 
 
-def depthwise_conv_act(x, weight, bias, activation):
-    """``activation(conv2d(x, weight, bias))`` for a depthwise kernel with
-    'same' zero padding, stride 1: ``x`` (B, C, H, W) -> (B, C, H, W), laid
+def depthwise_conv_act(x, weight, bias, padding, activation):
+    """``activation(conv2d(x, weight, bias, padding=padding))`` for a
+    depthwise kernel, stride 1: ``x`` (B, C, H, W) -> (B, C, H', W'), laid
     out as ``x``.
 
     Why: on a CPU, in inference, oneDNN applies the activation inside the
@@ -109,18 +109,21 @@ def depthwise_conv_act(x, weight, bias, activation):
 
     Args:
         x (Tensor): Map (B, C, H, W).
-        weight (Tensor): Depthwise kernel (C, 1, k, k), k odd.
+        weight (Tensor): Depthwise kernel (C, 1, k, k).
         bias (Tensor | None): (C, ).
+        padding (int): Zero padding on each side (an int from the caller:
+            under an old torch's jit trace, sizes read off ``weight`` are
+            tensors, which ``conv2d`` does not take as padding).
         activation (str): 'gelu' (exact) or 'silu'.
 
     Returns:
         Tensor: The activated map.
     """
     eager, post_op, algorithm = ACTIVATIONS[activation]
-    channels, size = weight.shape[0], weight.shape[-1]
+    channels = weight.shape[0]
     if not _fused_applies(x, weight, bias):
-        return eager(F.conv2d(x, weight, bias, padding=size // 2,
+        return eager(F.conv2d(x, weight, bias, padding=padding,
                               groups=channels))
     return torch.ops.mkldnn._convolution_pointwise(
-        x, weight, bias, [size // 2] * 2, [1, 1], [1, 1], channels, post_op,
+        x, weight, bias, [padding] * 2, [1, 1], [1, 1], channels, post_op,
         [], algorithm)
