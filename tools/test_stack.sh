@@ -18,7 +18,8 @@ bash tools/setup_env_stack.sh "$NAME"
 TESTS=(tests/test_model.py tests/test_directions.py tests/test_scan_ops.py
        tests/test_cpu_compiled_scan.py tests/test_custom_op.py tests/test_checkpoint.py tests/test_model_zoo.py tests/test_mixed_precision.py
        tests/test_registration.py tests/test_compile.py tests/test_pointwise.py
-       tests/test_weights_contract.py tests/test_import_effects.py)
+       tests/test_weights_contract.py tests/test_import_effects.py
+       tests/test_gated_norm.py)
 # The stack's extra tests: its '# tests:' line in requirements/stacks/NAME.txt.
 read -r -a EXTRA <<< "$(sed -n 's/^# tests: *//p' "requirements/stacks/$NAME.txt")"
 # mmdet and mmseg are not in these stacks: their registry cases run on the pinned one.
