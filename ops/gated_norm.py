@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from . import cpu_compiled
-from .tracing import is_traced
+from .tracing import eager_cpu_float32_inference
 
 
 def _check_shapes(y, weight, bias, z):
@@ -26,11 +26,7 @@ def _compiled_applies(y, weight, bias, z):
     """Whether :func:`layer_norm_gated` may take the compiled kernel: an
     eager float32 CPU call that autograd does not record (the kernel has no
     backward), with the extension built on this machine."""
-    tensors = (y, weight, bias, z)
-    if is_traced() or any(t.device.type != 'cpu' or t.dtype != torch.float32
-                          for t in tensors):
-        return False
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+    if not eager_cpu_float32_inference(y, weight, bias, z):
         return False
     return cpu_compiled.unavailable_reason(y.device) is None
 

@@ -1,4 +1,5 @@
-"""Whether the current call is being recorded into a graph."""
+"""Whether the current call is being recorded into a graph, and whether it
+may take an eager-only CPU kernel."""
 import torch
 
 
@@ -21,3 +22,15 @@ def is_traced():
     if hasattr(compiler, 'is_compiling'):
         return compiler.is_compiling()
     return torch._dynamo.is_compiling()  # torch < 2.3: its earlier home
+
+
+def eager_cpu_float32_inference(*tensors):
+    """Whether a call on ``tensors`` (None entries ignored) may take a fused
+    CPU kernel with no backward: not traced, every tensor float32 on the CPU,
+    and autograd recording none of them."""
+    tensors = [t for t in tensors if t is not None]
+    if is_traced() or any(t.device.type != 'cpu' or t.dtype != torch.float32
+                          for t in tensors):
+        return False
+    return not (torch.is_grad_enabled()
+                and any(t.requires_grad for t in tensors))

@@ -5,7 +5,7 @@ call."""
 import torch
 import torch.nn.functional as F
 
-from mmgroupmamba.ops.tracing import is_traced
+from mmgroupmamba.ops.tracing import eager_cpu_float32_inference
 
 
 def channel_linear(linear, x):
@@ -83,13 +83,10 @@ def _fused_applies(x, weight, bias):
     """Whether :func:`depthwise_conv_act` may take oneDNN's fused kernel:
     an eager float32 CPU call that autograd does not record (the fused
     operator has no backward), with oneDNN enabled."""
-    if is_traced() or x.device.type != 'cpu' or x.dtype != torch.float32:
+    if not eager_cpu_float32_inference(x, weight, bias):
         return False
-    if not (torch.backends.mkldnn.is_available()
-            and torch.backends.mkldnn.enabled):
-        return False
-    return not (torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, weight, bias)))
+    return (torch.backends.mkldnn.is_available()
+            and torch.backends.mkldnn.enabled)
 
 
 def depthwise_conv_act(x, weight, bias, padding, activation):
