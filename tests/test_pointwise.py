@@ -1,5 +1,5 @@
 """The blocks' pointwise layers on a CPU: linear layers as one 1x1
-convolution each, with the numbers and gradients of ``nn.Linear`` / the
+convolution each (GEMMs under torch.compile), with the numbers and gradients of ``nn.Linear`` / the
 per-group ``einsum``; the depthwise convs with their activation fused in
 inference (the FFN's GELU, the mixer's SiLU); the FFN split by images where
 its hidden map is large."""
@@ -73,6 +73,68 @@ def test_cpu_runs_one_convolution_and_copies_nothing():
                 if any(word in n for word in ('mm', 'copy', 'clone',
                                               'contiguous', 'einsum'))]
         assert not slow, ops.names
+
+
+class PointwiseLayer(nn.Module):
+    """A dense or a grouped channel-last linear layer as a module, the form
+    torch.export takes."""
+
+    def __init__(self, grouped):
+        super().__init__()
+        torch.manual_seed(0)
+        self.grouped = grouped
+        self.linear = nn.Linear(16, 32)
+        self.weight = nn.Parameter(torch.randn(4, 8, 4))
+
+    def forward(self, x):
+        if self.grouped:
+            return grouped_channel_last_linear(self.weight, x)
+        return channel_last_linear(self.linear, x)
+
+
+def graph_targets(module, x):
+    """What the graphs that torch.compile's dynamo and torch.export record
+    for ``module(x)`` call, as two sets of lower-case names (a submodule
+    call by its class)."""
+    recorded = []
+
+    def backend(gm, example_inputs):
+        recorded.append(gm)
+        return gm.forward
+
+    def names(graph_module):
+        called = set()
+        for node in graph_module.graph.nodes:
+            if node.op == 'call_module':
+                called.add(type(graph_module.get_submodule(
+                    node.target)).__name__.lower())
+            elif node.op == 'call_function':
+                called.add(str(node.target).lower())
+        return called
+
+    torch._dynamo.reset()
+    torch.compile(module, backend=backend, fullgraph=True)(x)
+    exported = torch.export.export(module, (x, ))
+    return names(recorded[0]), names(exported.graph_module)
+
+
+@pytest.mark.parametrize('grouped', [False, True])
+def test_recorded_graphs_hold_gemms(grouped):
+    # Under torch.compile a 1x1 convolution got batch-1 maps with batch
+    # stride 0 from Inductor and paid an NCHW output plus a copy back
+    # (pointwise._as_convolution): graphs take linear / einsum.
+    module = PointwiseLayer(grouped)
+    x = torch.randn(1, 4, 4, 16)
+    with torch.no_grad():
+        graphs = graph_targets(module, x)
+        compiled_out = torch.compile(module, backend='eager')(x)
+        expected = (grouped_reference(module.weight, x)
+                    if grouped else module.linear(x))
+    for targets in graphs:
+        assert not any('conv' in name for name in targets), targets
+        assert any(word in name for name in targets
+                   for word in ('linear', 'einsum', 'mm')), targets
+    torch.testing.assert_close(compiled_out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_autocast_gives_linear_dtype():

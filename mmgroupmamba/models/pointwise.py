@@ -5,7 +5,22 @@ call."""
 import torch
 import torch.nn.functional as F
 
-from mmgroupmamba.ops.tracing import eager_cpu_float32_inference
+from mmgroupmamba.ops.tracing import eager_cpu_float32_inference, is_traced
+
+
+def _as_convolution(x):
+    """Whether the pointwise layers on ``x`` run as oneDNN convolutions: in
+    eager code on a CPU, not in a recorded graph (compile, export, jit).
+
+    Why: the convolution form is a choice of eager kernels. A compiler plans
+    its own GEMMs, and under torch.compile the convolution form was slow:
+    Inductor hands a batch-1 map to the convolution with batch stride 0,
+    aten then no longer sees a channels-last input, writes an NCHW output
+    and Inductor copies it back (GroupMamba-T's stage-1 fc1: 20 ms a call
+    against 1.7 ms eager). With ``linear`` / ``einsum`` compiled batch 1
+    went from 191 to 143 ms on an Intel Xeon, 2 threads.
+    """
+    return x.device.type == 'cpu' and not is_traced()
 
 
 def channel_linear(linear, x):
@@ -26,7 +41,8 @@ def channel_linear(linear, x):
     (C_out, C_in, 1, 1) kernel here): checkpoints, weight decay rules and
     initialisation see an ordinary ``nn.Linear``. Results agree with
     ``linear`` within float32 rounding. On other devices (CUDA) this is
-    ``linear`` on the channel-last view.
+    ``linear`` on the channel-last view, and so it is in a recorded graph
+    (see :func:`_as_convolution`).
 
     Args:
         linear (nn.Linear): The layer, weights (C_out, C_in).
@@ -35,7 +51,7 @@ def channel_linear(linear, x):
     Returns:
         Tensor: (B, C_out, H, W), laid out as ``x``.
     """
-    if x.device.type != 'cpu':
+    if not _as_convolution(x):
         return linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     return F.conv2d(x, linear.weight[:, :, None, None], linear.bias)
 
@@ -50,7 +66,8 @@ def grouped_channel_last_linear(weight, x):
     """Per-group linear maps of a channel-last map: group k's channels
     ``x[..., k*C_in:(k+1)*C_in]`` times ``weight[k]`` (C_out, C_in) give
     ``out[..., k*C_out:(k+1)*C_out]``; on a CPU one grouped 1x1 convolution
-    (oneDNN, see :func:`channel_linear`), elsewhere an ``einsum``.
+    (oneDNN, see :func:`channel_linear`), elsewhere and in a recorded graph
+    an ``einsum``.
 
     Args:
         weight (Tensor): (G, C_out, C_in), one matrix per group.
@@ -60,7 +77,7 @@ def grouped_channel_last_linear(weight, x):
         Tensor: (B, H, W, G * C_out).
     """
     groups, c_out, c_in = weight.shape
-    if x.device.type != 'cpu':
+    if not _as_convolution(x):
         b, h, w, _ = x.shape
         out = torch.einsum('bhwkc,koc->bhwko',
                            x.view(b, h, w, groups, c_in), weight)
