@@ -264,3 +264,37 @@ def test_split_ffn_gradients_match_one_pass(monkeypatch):
                                        grad)))
     for split, whole in zip(*results):
         torch.testing.assert_close(split, whole)
+
+
+def test_ffn_bands_keep_each_hidden_map_under_the_mmap_threshold():
+    ffn = stage1_ffn()
+    # A detector's stage 1 at 800x1216: 124 MB of hidden map an image, in
+    # four bands of 50 rows (52 with the halo: 30.9 MiB each).
+    assert ffn.rows_per_band(torch.empty(1, 64, 200, 304)) == 50
+    # UperNet's at 512x512 is exactly 32 MiB, which glibc maps afresh.
+    assert ffn.rows_per_band(torch.empty(2, 64, 128, 128)) == 64
+    # A classifier's at 224x224 (6.4 MB an image) runs whole.
+    assert ffn.rows_per_band(torch.empty(8, 64, 56, 56)) == 56
+
+
+@pytest.mark.parametrize('grad', [False, True])
+def test_ffn_bands_join_to_the_one_pass_result(monkeypatch, grad):
+    torch.manual_seed(0)
+    ffn = ConvFFN(8, 32)
+    tokens = torch.randn(2, 13, 7, 8, requires_grad=grad)
+    upstream = torch.randn(2, 13, 7, 8)
+    results = []
+    # 32 x 7 float32 is 896 bytes a row: six rows a pass leave four output
+    # rows a band (4 + 4 + 4 + 1 per image), then everything in one pass.
+    for budget, bands in ((896 * 6, 4 * 2), (2**30, 1)):
+        monkeypatch.setattr(ffn_module, 'CPU_HIDDEN_BYTES', budget)
+        with torch.set_grad_enabled(grad), OpNames() as ops:
+            out = ffn(tokens)
+        # fc1 and fc2 per band; the depthwise conv is fused in inference.
+        convs = ops.names.count('aten.convolution.default')
+        assert convs == (3 if grad else 2) * bands, ops.names
+        assert out.shape == tokens.shape and out.is_contiguous()
+        results.append([out] + (list(torch.autograd.grad(
+            out, (tokens, *ffn.parameters()), upstream)) if grad else []))
+    for banded, whole in zip(*results):
+        torch.testing.assert_close(banded, whole, rtol=1e-6, atol=1e-6)
