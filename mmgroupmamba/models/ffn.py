@@ -59,11 +59,17 @@ class ConvFFN(nn.Module):
             x = self.mlp(x)
         return x.permute(0, 2, 3, 1)
 
-    def mlp(self, x):
-        """The three layers on a map ``x`` (B, C, H, W) -> (B, C, H, W)."""
+    def mlp(self, x, rows=None):
+        """The three layers on a map ``x`` (B, C, H, W) -> (B, C, H', W).
+
+        ``rows`` (a slice, optional) picks the hidden rows fc2 reads, H' of
+        them: a band drops its halo rows there. By default all H.
+        """
         hidden = depthwise_conv_act(
             channel_linear(self.fc1, x), self.dwconv.weight, self.dwconv.bias,
             self.dwconv.padding[0], 'gelu')
+        if rows is not None:
+            hidden = hidden[:, :, rows]
         return channel_linear(self.fc2, hidden)
 
     def mlp_in_bands(self, x, rows):
@@ -83,11 +89,8 @@ class ConvFFN(nn.Module):
             bottom = min(top + rows, height)
             first = max(top - padding, 0)
             last = min(bottom + padding, height)
-            hidden = depthwise_conv_act(
-                channel_linear(self.fc1, x[:, :, first:last]),
-                self.dwconv.weight, self.dwconv.bias, padding, 'gelu')
-            band = channel_linear(self.fc2,
-                                  hidden[:, :, top - first:bottom - first])
+            band = self.mlp(x[:, :, first:last],
+                            slice(top - first, bottom - first))
             bands.append(band.permute(0, 2, 3, 1))
         return torch.cat(bands, dim=1)
 

@@ -18,7 +18,8 @@ def _as_convolution(x):
     aten then no longer sees a channels-last input, writes an NCHW output
     and Inductor copies it back (GroupMamba-T's stage-1 fc1: 20 ms a call
     against 1.7 ms eager). With ``linear`` / ``einsum`` compiled batch 1
-    went from 191 to 143 ms on an Intel Xeon, 2 threads.
+    went from 191 to 123-133 ms on an Intel Xeon, 2 threads (eager:
+    115-122 ms in the same runs).
     """
     return x.device.type == 'cpu' and not is_traced()
 
