@@ -1,8 +1,9 @@
 """The blocks' pointwise layers on a CPU: linear layers as one 1x1
-convolution each (GEMMs under torch.compile), with the numbers and gradients of ``nn.Linear`` / the
-per-group ``einsum``; the depthwise convs with their activation fused in
-inference (the FFN's GELU, the mixer's SiLU); the FFN split by images where
-its hidden map is large."""
+convolution each (GEMMs in compiled and exported graphs), with the numbers
+and gradients of ``nn.Linear`` / the per-group ``einsum``; the depthwise
+convs with their activation fused in inference (the FFN's GELU, the mixer's
+SiLU); the FFN split by images, or an image by bands of rows, where its
+hidden map is large."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -94,13 +94,18 @@ class ConvFFN(nn.Module):
             bands.append(band.permute(0, 2, 3, 1))
         return torch.cat(bands, dim=1)
 
+    def hidden_row_bytes(self, x):
+        """Bytes of one row of one image's hidden map for a map ``x``
+        (B, C, H, W)."""
+        return self.fc1.out_features * x.shape[3] * x.element_size()
+
     def rows_per_band(self, x):
         """Output rows of one band for a map ``x`` (B, C, H, W) on a CPU: H
         where one image's hidden map fits :data:`CPU_HIDDEN_BYTES`, else H
         split evenly into bands whose hidden maps, halo rows included, fit
         it."""
         height = x.shape[2]
-        row_bytes = self.fc1.out_features * x.shape[3] * x.element_size()
+        row_bytes = self.hidden_row_bytes(x)
         if height * row_bytes <= CPU_HIDDEN_BYTES:
             return height
         halo = 2 * self.dwconv.padding[0]
@@ -112,5 +117,5 @@ class ConvFFN(nn.Module):
         """How many images of a map ``x`` (B, C, H, W) one pass takes on a
         CPU: as many as keep the hidden map within
         :data:`CPU_HIDDEN_BYTES`, at least one."""
-        per_image = self.fc1.out_features * x.shape[2] * x.shape[3]
-        return max(1, CPU_HIDDEN_BYTES // (per_image * x.element_size()))
+        per_image = self.hidden_row_bytes(x) * x.shape[2]
+        return max(1, CPU_HIDDEN_BYTES // per_image)
